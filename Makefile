@@ -1,0 +1,98 @@
+# CRM platform - one entry point. `make run` and `make test` are all a new
+# user needs; see README.md.
+
+CC       ?= cc
+PKGS      = json-c libmicrohttpd libcurl
+CFLAGS_W  = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wformat=2 -Wno-format-nonliteral
+CFLAGS   ?= -O2 -g
+CPPFLAGS += -D_GNU_SOURCE -Ishared $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+            $(shell mariadb_config --include 2>/dev/null || mysql_config --include 2>/dev/null)
+LDLIBS   += -lfcgi $(shell mariadb_config --libs 2>/dev/null || mysql_config --libs 2>/dev/null) \
+            $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypto -lm
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+
+ifeq ($(SANITIZE),1)
+BUILD    ?= build/asan
+CFLAGS   += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+else
+BUILD    ?= build/release
+endif
+
+ALL_CFLAGS = -std=c11 $(CFLAGS_W) $(CFLAGS) -MMD -MP
+
+SERVICES  = customers
+LIB       = $(BUILD)/libcrm.a
+LIB_SRC   = $(wildcard shared/*.c)
+LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/%.o)
+BINS      = $(SERVICES:%=$(BUILD)/crm-%)
+
+UNIT_SRC  = $(wildcard tests/unit/shared/test_*.c tests/unit/*/test_*.c)
+UNIT_BINS = $(sort $(UNIT_SRC:%.c=$(BUILD)/%))
+IT_SRC    = $(wildcard tests/integration/test_*.c)
+IT_BINS   = $(IT_SRC:%.c=$(BUILD)/%)
+IT_LIB    = $(BUILD)/tests/integration/itest.o
+TOOLS     = $(BUILD)/tests/tools/pagewalk
+
+.PHONY: all build deps run stop test unit bench lint format clean tests
+all: build
+build: $(BINS)
+tests: $(UNIT_BINS) $(IT_BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+# A service is its folder's objects and libcrm.
+define service_rules
+$(1)_SRC := $$(wildcard fcgi/$(1)/*.c)
+$(1)_OBJ := $$($(1)_SRC:%.c=$(BUILD)/%.o)
+$(BUILD)/crm-$(1): $$($(1)_OBJ) $(LIB)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+# Unit tests of a service link everything but its main.o.
+$(BUILD)/tests/unit/$(1)/%: $(BUILD)/tests/unit/$(1)/%.o $$(filter-out %/main.o,$$($(1)_OBJ)) $(LIB)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(CHECK_LIBS) $$(LDLIBS)
+endef
+$(foreach s,$(SERVICES),$(eval $(call service_rules,$(s))))
+
+$(BUILD)/tests/unit/shared/%: $(BUILD)/tests/unit/shared/%.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(IT_LIB) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS) -lpthread
+
+deps:
+	@scripts/deps.sh
+
+run: deps build
+	@scripts/stack.sh run
+
+stop:
+	@scripts/stack.sh stop
+
+# Unit suites only (no services needed): `make unit`.
+unit: build tests
+	@scripts/test.sh unit
+
+test: deps build tests
+	@scripts/test.sh all
+
+bench: deps build
+	@scripts/bench.sh
+
+lint:
+	@scripts/lint.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	@scripts/stack.sh stop >/dev/null 2>&1 || true
+	rm -rf build state
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

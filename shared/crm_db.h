@@ -1,0 +1,102 @@
+/*
+ * crm_db.h - MySQL/MariaDB access: one connection per worker, statements
+ * prepared once per connection and reused, typed binds and fetches,
+ * transactions, and reconnect-by-itself after a lost connection.
+ *
+ * Only crm_db.c includes <mysql.h>.
+ *
+ * Lost connection: the call that notices it returns CRM_GONE (the request
+ * in hand answers 503); the next crm_db_stmt() or crm_db_begin()
+ * reconnects and prepares again, so the next request succeeds.
+ */
+#ifndef CRM_DB_H
+#define CRM_DB_H
+
+#include "crm.h"
+
+typedef struct crm_db crm_db;
+typedef struct crm_stmt crm_stmt;
+
+typedef struct {
+    const char *host;
+    unsigned port;
+    const char *socket;     /* wins over host/port when set */
+    const char *user;
+    const char *password;
+    const char *database;
+    unsigned timeout;       /* connect, read and write, seconds */
+    int multi_statements;   /* for migrations only */
+} crm_db_opts;
+
+/* Copies opts. Does not connect yet. Never NULL. */
+crm_db *crm_db_new(const crm_db_opts *opts);
+void crm_db_free(crm_db *db);
+
+/* Connect if not connected. CRM_OK or CRM_GONE (logged). */
+int crm_db_connect(crm_db *db);
+/* 1 when a connection is believed up. */
+int crm_db_connected(const crm_db *db);
+/* Round trip to the server: CRM_OK or CRM_GONE. */
+int crm_db_ping(crm_db *db);
+
+/*
+ * The statement for key (a small number the caller owns, < 256), prepared
+ * from sql on first use on this connection and reused after. Reconnects
+ * first if the connection was lost. NULL on failure: crm_db_status()
+ * says CRM_GONE (no connection) or CRM_ERR (bad SQL, logged).
+ * A statement is valid until the connection is lost.
+ */
+crm_stmt *crm_db_stmt(crm_db *db, unsigned key, const char *sql);
+int crm_db_status(const crm_db *db);
+
+/*
+ * Binds, by 0-based placeholder index. Strings are borrowed until
+ * crm_stmt_exec returns; s == NULL binds SQL NULL.
+ */
+void crm_stmt_bind_int(crm_stmt *st, unsigned i, int64_t v);
+void crm_stmt_bind_str(crm_stmt *st, unsigned i, const char *s, size_t n);
+void crm_stmt_bind_null(crm_stmt *st, unsigned i);
+
+/*
+ * Execute with the current binds. Returns CRM_OK, CRM_DUP (unique key),
+ * CRM_CONFLICT (deadlock or lock wait timeout: retryable), CRM_GONE
+ * (connection lost; marked for reconnect) or CRM_ERR (logged). A result
+ * set, if any, is buffered on the client and read with crm_stmt_fetch.
+ */
+int crm_stmt_exec(crm_stmt *st);
+
+/* Next row: CRM_OK, CRM_NOTFOUND at the end, CRM_GONE or CRM_ERR. */
+int crm_stmt_fetch(crm_stmt *st);
+/* Columns of the current row, 0-based; strings valid until next fetch. */
+int crm_stmt_col_null(crm_stmt *st, unsigned i);
+int64_t crm_stmt_col_int(crm_stmt *st, unsigned i);
+const char *crm_stmt_col_str(crm_stmt *st, unsigned i, size_t *len);
+/* Free the result of the last exec (also done by the next exec). */
+void crm_stmt_done(crm_stmt *st);
+
+uint64_t crm_stmt_affected(crm_stmt *st);
+uint64_t crm_stmt_insert_id(crm_stmt *st);
+
+/* Transactions: CRM_OK, CRM_GONE or CRM_ERR. begin reconnects if needed. */
+int crm_db_begin(crm_db *db);
+int crm_db_commit(crm_db *db);
+int crm_db_rollback(crm_db *db);
+
+/*
+ * Run SQL text that takes no parameters (migrations, admin). With
+ * multi_statements set, all result sets are drained. CRM_OK, CRM_GONE,
+ * CRM_ERR (the server's message is logged, never returned to clients).
+ */
+int crm_db_exec_sql(crm_db *db, const char *sql);
+
+/*
+ * Named lock (GET_LOCK / RELEASE_LOCK). lock returns CRM_OK when held,
+ * CRM_CONFLICT on timeout, CRM_GONE/CRM_ERR otherwise.
+ */
+int crm_db_lock(crm_db *db, const char *name, int timeout_seconds);
+int crm_db_unlock(crm_db *db, const char *name);
+
+/* Number of (re)connections made, for tests and metrics. */
+unsigned long crm_db_connects(const crm_db *db);
+
+#endif

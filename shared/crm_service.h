@@ -1,0 +1,36 @@
+/*
+ * crm_service.h - the program around a service: subcommands
+ *   serve (default)  run the worker pool
+ *   migrate          apply sql/<service>/ migrations
+ *   version          print the version
+ * Each service's main.c fills one crm_service and calls crm_service_main.
+ */
+#ifndef CRM_SERVICE_H
+#define CRM_SERVICE_H
+
+#include "crm_db.h"
+#include "crm_pool.h"
+
+typedef struct {
+    const char *name;           /* "customers": schema, lock and log name */
+    const crm_route *routes;
+    size_t n_routes;
+    /* Called in each worker with its own database connection. */
+    int (*worker_init)(const crm_config *conf, crm_db *db);
+    void (*worker_done)(void);
+} crm_service;
+
+int crm_service_main(int argc, char **argv, const crm_service *svc);
+
+/* The calling worker's database connection (NULL in the supervisor). */
+crm_db *crm_service_db(void);
+
+/* Options for a database connection from the config (user/password are
+   the service's, or the migration user's when migrate is set). */
+void crm_service_db_opts(const crm_config *c, int migrate, crm_db_opts *o);
+
+#ifndef CRM_VERSION
+#define CRM_VERSION "0.1.0"
+#endif
+
+#endif
