@@ -1,0 +1,150 @@
+/*
+ * crm_service.c - the program around every service: subcommands, config,
+ * the per-worker database connection and readiness.
+ */
+#include "crm_service.h"
+
+#include "crm_log.h"
+#include "crm_migrate.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const crm_service *service;
+static const crm_config *config;
+static crm_db *worker_db;   /* the worker's connection */
+static crm_db *ready_db;    /* the supervisor's, for /readyz only */
+
+crm_db *crm_service_db(void)
+{
+    return worker_db;
+}
+
+void crm_service_db_opts(const crm_config *c, int migrate, crm_db_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->host = c->db_host;
+    o->port = (unsigned)c->db_port;
+    o->socket = c->db_socket;
+    o->database = c->db_name;
+    o->timeout = (unsigned)c->db_timeout;
+    o->user = migrate ? c->db_migrate_user : c->db_user;
+    o->password = migrate ? c->db_migrate_password : c->db_password;
+    o->multi_statements = migrate;
+}
+
+static int worker_init(const crm_config *c)
+{
+    crm_db_opts o;
+
+    crm_service_db_opts(c, 0, &o);
+    worker_db = crm_db_new(&o);
+    /* A database that is down now is not fatal: requests answer 503 and
+       the connection is made again on the next one. */
+    if (crm_db_connect(worker_db) != CRM_OK)
+        crm_log_warn("database not reachable at worker start; will retry per request");
+    return service->worker_init ? service->worker_init(c, worker_db) : CRM_OK;
+}
+
+static void worker_done(void)
+{
+    if (service->worker_done)
+        service->worker_done();
+    crm_db_free(worker_db);
+    worker_db = NULL;
+}
+
+/* Ready: the database answers and every migration file is applied. */
+static int ready(void *ctx, const char **why)
+{
+    int pending = 0;
+
+    (void)ctx;
+    if (ready_db == NULL) {
+        crm_db_opts o;
+        crm_service_db_opts(config, 0, &o);
+        ready_db = crm_db_new(&o);
+    }
+    if (crm_db_connect(ready_db) != CRM_OK || crm_db_ping(ready_db) != CRM_OK) {
+        *why = "database unreachable";
+        return 0;
+    }
+    if (crm_migrate_pending(ready_db, config->sql_dir, &pending) != CRM_OK) {
+        *why = "cannot read schema_migrations";
+        return 0;
+    }
+    if (pending > 0) {
+        *why = "migrations pending";
+        return 0;
+    }
+    return 1;
+}
+
+static int migrate(const crm_config *c)
+{
+    crm_db_opts o;
+    char lock[96];
+
+    crm_service_db_opts(c, 1, &o);
+    crm_db *db = crm_db_new(&o);
+    int rc = crm_db_connect(db);
+    if (rc == CRM_OK) {
+        snprintf(lock, sizeof(lock), "crm_migrate.%s", c->db_name);
+        rc = crm_migrate_run(db, c->sql_dir, lock);
+    }
+    crm_db_free(db);
+    return rc == CRM_OK ? 0 : 1;
+}
+
+static void usage(const char *name)
+{
+    fprintf(stderr,
+            "usage: crm-%s [serve|migrate|version]\n"
+            "  serve    run the FastCGI worker pool (default)\n"
+            "  migrate  apply sql/%s migrations, then exit\n"
+            "  version  print the version\n"
+            "Configuration comes from CRM_* environment variables; see README.md.\n",
+            name, name);
+}
+
+int crm_service_main(int argc, char **argv, const crm_service *svc)
+{
+    static crm_config conf;
+    char err[256];
+    const char *cmd = argc > 1 ? argv[1] : "serve";
+
+    service = svc;
+    config = &conf;
+    if (argc > 2 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 ||
+        strcmp(cmd, "help") == 0) {
+        usage(svc->name);
+        return argc > 2 ? 2 : 0;
+    }
+    if (strcmp(cmd, "version") == 0) {
+        printf("crm-%s %s\n", svc->name, CRM_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0) {
+        usage(svc->name);
+        return 2;
+    }
+    if (crm_config_load(&conf, svc->name, err, sizeof(err)) != CRM_OK) {
+        fprintf(stderr, "crm-%s: %s\n", svc->name, err);
+        return 2;
+    }
+    crm_log_init(svc->name, crm_log_level(conf.log_level));
+
+    if (strcmp(cmd, "migrate") == 0)
+        return migrate(&conf);
+
+    crm_pool_spec spec = {
+        .conf = &conf,
+        .routes = svc->routes,
+        .n_routes = svc->n_routes,
+        .worker_init = worker_init,
+        .worker_done = worker_done,
+        .ready = ready,
+        .ready_ctx = NULL,
+    };
+    return crm_pool_run(&spec);
+}
