@@ -14,6 +14,8 @@
 
 #include "crm.h"
 
+#define CRM_DB_MAX_STMTS 512
+
 typedef struct crm_db crm_db;
 typedef struct crm_stmt crm_stmt;
 
@@ -40,7 +42,8 @@ int crm_db_connected(const crm_db *db);
 int crm_db_ping(crm_db *db);
 
 /*
- * The statement for key (a small number the caller owns, < 256), prepared
+ * The statement for key (a number < CRM_DB_MAX_STMTS: services own 0..495,
+ * shared modules 496 and up, see crm_idem.c), prepared
  * from sql on first use on this connection and reused after. Reconnects
  * first if the connection was lost. NULL on failure: crm_db_status()
  * says CRM_GONE (no connection) or CRM_ERR (bad SQL, logged).

@@ -1,0 +1,956 @@
+/*
+ * handlers.c - the customers service's HTTP handlers. Each one parses and
+ * validates, runs its statements (store.c) in one transaction where it
+ * writes, and answers; every error leaves through crm_problem_send.
+ */
+#include "customers.h"
+
+#include "crm_body.h"
+#include "crm_buf.h"
+#include "crm_cursor.h"
+#include "crm_fts.h"
+#include "crm_idem.h"
+#include "crm_log.h"
+#include "crm_problem.h"
+#include "crm_valid.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define JSON_TYPE "application/json; charset=utf-8"
+#define OWNER_MAX ((INT64_C(1) << 53) - 1)
+#define LIMIT_DEFAULT 50
+#define LIMIT_MAX 200
+#define TAGS_MAX 20
+#define TAG_LEN_MAX 32
+#define NOTE_MAX 10000
+#define OUT_CAP (16u << 20)
+#define TX_ATTEMPTS 3 /* deadlocks are retried this many times */
+
+static crm_db *db;
+static crm_buf out; /* response body, reused by every request of the worker */
+
+static const char *const statuses[] = { "lead", "prospect", "customer", "churned", NULL };
+static const char *const note_kinds[] = { "note", "call", "email", "meeting", NULL };
+static const char *const customer_fields[] = {
+    "name", "email", "phone", "company", "status", "owner_id", "tags", NULL,
+};
+static const char *const customer_readonly[] = {
+    "id", "version", "created_at", "updated_at", "deleted_at", NULL,
+};
+static const char *const note_fields[] = { "kind", "body", "author_id", NULL };
+static const char *const note_readonly[] = { "id", "customer_id", "created_at", NULL };
+
+int customers_worker_init(const crm_config *conf, crm_db *conn)
+{
+    (void)conf;
+    db = conn;
+    crm_buf_init(&out, OUT_CAP);
+    store_init();
+    return CRM_OK;
+}
+
+void customers_worker_done(void)
+{
+    crm_buf_free(&out);
+    db = NULL;
+}
+
+/* ---- small helpers ---- */
+
+static int in_list(const char *const *list, const char *s)
+{
+    for (size_t i = 0; list[i] != NULL; i++) {
+        if (strcmp(list[i], s) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void put_str(crm_buf *b, const char *s)
+{
+    if (s == NULL)
+        crm_buf_puts(b, "null");
+    else
+        crm_buf_json_str(b, s, strlen(s));
+}
+
+static void put_id(crm_buf *b, int64_t v)
+{
+    if (v > 0)
+        crm_buf_printf(b, "%lld", (long long)v);
+    else
+        crm_buf_puts(b, "null");
+}
+
+static void customer_json(crm_buf *b, const customer *c)
+{
+    crm_buf_printf(b, "{\"id\":%lld,\"name\":", (long long)c->id);
+    put_str(b, c->name);
+    crm_buf_puts(b, ",\"email\":");
+    put_str(b, c->email);
+    crm_buf_puts(b, ",\"phone\":");
+    put_str(b, c->phone);
+    crm_buf_puts(b, ",\"company\":");
+    put_str(b, c->company);
+    crm_buf_puts(b, ",\"status\":");
+    put_str(b, c->status);
+    crm_buf_puts(b, ",\"owner_id\":");
+    put_id(b, c->owner_id);
+    /* tags is JSON text this service wrote itself */
+    crm_buf_puts(b, ",\"tags\":");
+    crm_buf_puts(b, c->tags && c->tags[0] == '[' ? c->tags : "[]");
+    crm_buf_printf(b, ",\"version\":%lld,\"created_at\":", (long long)c->version);
+    put_str(b, c->created_at);
+    crm_buf_puts(b, ",\"updated_at\":");
+    put_str(b, c->updated_at);
+    crm_buf_putc(b, '}');
+}
+
+static void note_json(crm_buf *b, const note *n)
+{
+    crm_buf_printf(b, "{\"id\":%lld,\"customer_id\":%lld,\"kind\":", (long long)n->id,
+                   (long long)n->customer_id);
+    put_str(b, n->kind);
+    crm_buf_puts(b, ",\"body\":");
+    put_str(b, n->body);
+    crm_buf_puts(b, ",\"author_id\":");
+    put_id(b, n->author_id);
+    crm_buf_puts(b, ",\"created_at\":");
+    put_str(b, n->created_at);
+    crm_buf_putc(b, '}');
+}
+
+static const char *etag_of(crm_req *r, int64_t version)
+{
+    return crm_arena_printf(crm_req_arena(r), "\"%lld\"", (long long)version);
+}
+
+static int send_out(crm_req *r, int status)
+{
+    return crm_res_send(r, status, JSON_TYPE, out.data, out.len);
+}
+
+static int send_customer(crm_req *r, int status, const customer *c)
+{
+    crm_buf_reset(&out);
+    customer_json(&out, c);
+    crm_res_header(r, "ETag", etag_of(r, c->version));
+    return send_out(r, status);
+}
+
+/* Roll back and answer for a database failure. */
+static int db_error(crm_req *r, int rc)
+{
+    crm_db_rollback(db);
+    if (rc == CRM_GONE || rc == CRM_CONFLICT) {
+        crm_res_header(r, "Retry-After", "1");
+        return crm_problem(r, 503, "the database is unavailable or busy; retry shortly");
+    }
+    return crm_problem(r, 500, "the request could not be completed");
+}
+
+static int not_found(crm_req *r)
+{
+    return crm_problem(r, 404, "no such customer");
+}
+
+static int invalid(crm_req *r, const crm_valid *v)
+{
+    crm_problem_t p = { .status = 422,
+                        .title = "Invalid fields",
+                        .detail = "one or more fields are invalid",
+                        .errors = v->errors,
+                        .n_errors = v->n };
+    return crm_problem_send(r, &p);
+}
+
+/* 400 for any field that is unknown or read-only: no mass assignment. */
+static int check_fields(crm_req *r, const crm_fields *fs, const char *const *allowed,
+                        const char *const *readonly)
+{
+    crm_field_error errs[CRM_VALID_MAX_ERRORS];
+    size_t n = 0;
+
+    for (size_t i = 0; i < fs->n && n < CRM_VALID_MAX_ERRORS; i++) {
+        const char *name = fs->items[i].name;
+        if (in_list(allowed, name))
+            continue;
+        errs[n].field = name;
+        errs[n].message = in_list(readonly, name) ? "read-only field" : "unknown field";
+        n++;
+    }
+    if (n == 0)
+        return CRM_OK;
+    crm_problem_t p = { .status = 400,
+                        .type = "unknown-fields",
+                        .title = "Unknown or read-only fields",
+                        .detail = "the body has fields that cannot be set",
+                        .errors = errs,
+                        .n_errors = n };
+    return crm_problem_send(r, &p);
+}
+
+static int is_null(const crm_fields *fs, const char *name)
+{
+    const crm_field *f = crm_fields_get(fs, name);
+    return f != NULL &&
+           (f->type == CRM_FIELD_NULL || (fs->form && f->type == CRM_FIELD_STRING && f->len == 0));
+}
+
+/* Entity tags of If-Match / If-None-Match: "*" or a list of "N" / W/"N". */
+typedef struct {
+    int present;
+    int star;
+    size_t n;
+    int64_t v[8];
+} etags;
+
+static int parse_etags(const char *h, etags *e)
+{
+    memset(e, 0, sizeof(*e));
+    if (h == NULL)
+        return CRM_OK;
+    e->present = 1;
+    const char *p = h;
+    while (*p == ' ')
+        p++;
+    if (p[0] == '*') {
+        for (p++; *p == ' '; p++)
+            ;
+        e->star = 1;
+        return *p == '\0' ? CRM_OK : CRM_INVALID;
+    }
+    for (;;) {
+        if (p[0] == 'W' && p[1] == '/')
+            p += 2;
+        if (*p++ != '"')
+            return CRM_INVALID;
+        int64_t v = 0;
+        size_t digits = 0;
+        for (; *p >= '0' && *p <= '9'; p++, digits++) {
+            if (digits >= 18)
+                return CRM_INVALID;
+            v = v * 10 + (*p - '0');
+        }
+        if (digits == 0 || *p++ != '"' || e->n >= CRM_NELEM(e->v))
+            return CRM_INVALID;
+        e->v[e->n++] = v;
+        while (*p == ' ')
+            p++;
+        if (*p == '\0')
+            return CRM_OK;
+        if (*p++ != ',')
+            return CRM_INVALID;
+        while (*p == ' ')
+            p++;
+    }
+}
+
+static int etags_match(const etags *e, int64_t version)
+{
+    if (e->star)
+        return 1;
+    for (size_t i = 0; i < e->n; i++) {
+        if (e->v[i] == version)
+            return 1;
+    }
+    return 0;
+}
+
+static int bad_header(crm_req *r, const char *name, const char *why)
+{
+    crm_field_error err = { name, why };
+    crm_problem_t p = { .status = 400,
+                        .type = "bad-header",
+                        .title = "Invalid request header",
+                        .detail = why,
+                        .errors = &err,
+                        .n_errors = 1 };
+    return crm_problem_send(r, &p);
+}
+
+static int parse_int(const char *s, int64_t lo, int64_t hi, int64_t *outv)
+{
+    int64_t v = 0;
+    size_t n = 0;
+
+    if (s == NULL || *s == '\0')
+        return CRM_INVALID;
+    for (; s[n] != '\0'; n++) {
+        if (s[n] < '0' || s[n] > '9' || n >= 18)
+            return CRM_INVALID;
+        v = v * 10 + (s[n] - '0');
+    }
+    if (v < lo || v > hi)
+        return CRM_INVALID;
+    *outv = v;
+    return CRM_OK;
+}
+
+static const char *tags_json(crm_arena *a, const char *const *tags, size_t n)
+{
+    crm_buf b;
+    crm_buf_init(&b, 0);
+    crm_buf_putc(&b, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            crm_buf_putc(&b, ',');
+        crm_buf_json_str(&b, tags[i], strlen(tags[i]));
+    }
+    crm_buf_putc(&b, ']');
+    const char *s = crm_arena_strndup(a, b.data, b.len);
+    crm_buf_free(&b);
+    return s;
+}
+
+/* ---- customers ---- */
+
+enum { P_NAME = 1, P_EMAIL = 2, P_PHONE = 4, P_COMPANY = 8, P_STATUS = 16, P_OWNER = 32,
+       P_TAGS = 64 };
+enum { IN_CREATE, IN_PUT, IN_PATCH };
+
+/*
+ * Validate the body into in. Create and PUT need name and email and reset
+ * everything else to its default; PATCH takes only what is present and
+ * reports it in *present.
+ */
+static void read_customer_in(crm_valid *v, const crm_fields *fs, int mode, crm_arena *a,
+                             customer_in *in, unsigned *present)
+{
+    int req = mode != IN_PATCH;
+    const char *s = NULL;
+    int64_t i = 0;
+    const char **tags = NULL;
+    size_t ntags = 0;
+
+    *present = 0;
+    if (crm_valid_string(v, "name", req, 1, 200, &s) == CRM_OK) {
+        if (s == NULL)
+            crm_valid_error(v, "name", "must not be null");
+        in->name = s;
+        *present |= P_NAME;
+    }
+    s = NULL;
+    if (crm_valid_email(v, "email", req, &s) == CRM_OK) {
+        if (s == NULL)
+            crm_valid_error(v, "email", "must not be null");
+        in->email = s;
+        *present |= P_EMAIL;
+    }
+    s = NULL;
+    if (crm_valid_phone(v, "phone", 0, &s) == CRM_OK) {
+        in->phone = s;
+        *present |= P_PHONE;
+    }
+    s = NULL;
+    if (crm_valid_string(v, "company", 0, 0, 200, &s) == CRM_OK) {
+        in->company = s != NULL && *s != '\0' ? s : NULL;
+        *present |= P_COMPANY;
+    }
+    s = NULL;
+    if (crm_valid_enum(v, "status", 0, statuses, &s) == CRM_OK) {
+        if (s == NULL)
+            crm_valid_error(v, "status", "must not be null");
+        in->status = s;
+        *present |= P_STATUS;
+    }
+    if (is_null(fs, "owner_id")) {
+        in->owner_id = 0;
+        *present |= P_OWNER;
+    } else if (crm_valid_int(v, "owner_id", 0, 1, OWNER_MAX, &i) == CRM_OK) {
+        in->owner_id = i;
+        *present |= P_OWNER;
+    }
+    if (crm_valid_tags(v, "tags", 0, TAGS_MAX, TAG_LEN_MAX, &tags, &ntags) == CRM_OK) {
+        in->tags = tags;
+        in->n_tags = tags ? ntags : 0;
+        *present |= P_TAGS;
+    }
+    if (mode != IN_PATCH && in->status == NULL)
+        in->status = "lead";
+    if (mode != IN_PATCH || (*present & P_TAGS)) {
+        in->tags_json = tags_json(a, in->tags, in->n_tags);
+        in->set_tags = 1;
+    }
+}
+
+int customers_ping(crm_req *r)
+{
+    static const char body[] = "{\"status\":\"ok\"}";
+    return crm_res_send(r, 200, JSON_TYPE, body, sizeof(body) - 1);
+}
+
+int customers_get(crm_req *r)
+{
+    int64_t id;
+    customer c;
+    etags inm;
+
+    if (crm_req_path_id(r, "id", &id) != CRM_OK)
+        return not_found(r);
+    if (parse_etags(crm_req_header(r, "If-None-Match"), &inm) != CRM_OK)
+        return bad_header(r, "If-None-Match", "must be \"*\" or a list of entity tags");
+    int rc = store_customer_get(db, crm_req_arena(r), id, 0, &c);
+    if (rc == CRM_NOTFOUND)
+        return not_found(r);
+    if (rc != CRM_OK)
+        return db_error(r, rc);
+    if (inm.present && etags_match(&inm, c.version)) {
+        crm_res_header(r, "ETag", etag_of(r, c.version));
+        return crm_res_send(r, 304, NULL, NULL, 0);
+    }
+    return send_customer(r, 200, &c);
+}
+
+int customers_list(crm_req *r)
+{
+    static const char *const params[] = {
+        "limit", "cursor", "status", "owner", "tag", "q", "sort", "count", NULL,
+    };
+    crm_arena *a = crm_req_arena(r);
+    crm_field_error errs[8];
+    size_t ne = 0;
+    customer_filter f;
+    int64_t limit = LIMIT_DEFAULT, v;
+    int want_count = 0, rc;
+    const char *s;
+
+    if ((rc = crm_req_query_check(r, params)) != CRM_OK)
+        return rc;
+    memset(&f, 0, sizeof(f));
+    f.sort = SORT_CREATED_DESC;
+
+#define QERR(name_, msg_)                                                                          \
+    do {                                                                                           \
+        errs[ne].field = (name_);                                                                  \
+        errs[ne].message = (msg_);                                                                 \
+        ne++;                                                                                      \
+    } while (0)
+
+    if ((s = crm_req_query(r, "limit")) != NULL && parse_int(s, 1, LIMIT_MAX, &limit) != CRM_OK)
+        QERR("limit", "must be an integer between 1 and 200");
+    if ((s = crm_req_query(r, "status")) != NULL) {
+        if (in_list(statuses, s))
+            f.status = s;
+        else
+            QERR("status", "must be one of: lead, prospect, customer, churned");
+    }
+    if ((s = crm_req_query(r, "owner")) != NULL) {
+        if (parse_int(s, 1, OWNER_MAX, &v) == CRM_OK)
+            f.owner = v;
+        else
+            QERR("owner", "must be a positive integer");
+    }
+    if ((s = crm_req_query(r, "tag")) != NULL) {
+        size_t n = strlen(s), k = 0;
+        char *t = crm_arena_strdup(a, s);
+        for (; k < n; k++) {
+            char ch = t[k];
+            if (ch >= 'A' && ch <= 'Z')
+                t[k] = (char)(ch - 'A' + 'a');
+            else if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+                       ch == '_'))
+                break;
+        }
+        if (n == 0 || n > TAG_LEN_MAX || k < n)
+            QERR("tag", "must be 1 to 32 characters of a-z, 0-9, - and _");
+        else
+            f.tag = t;
+    }
+    if ((s = crm_req_query(r, "q")) != NULL) {
+        char *q;
+        if (crm_fts_query(a, s, &q) == CRM_OK)
+            f.fts = q;
+        else
+            QERR("q", "needs a word of at least 3 letters or digits");
+    }
+    if ((s = crm_req_query(r, "sort")) != NULL) {
+        int k = 0;
+        while (customer_sorts[k] != NULL && strcmp(customer_sorts[k], s) != 0)
+            k++;
+        if (customer_sorts[k] == NULL)
+            QERR("sort", "must be one of: -created_at, created_at, name, -name, updated_at, "
+                         "-updated_at");
+        else
+            f.sort = k;
+    }
+    if ((s = crm_req_query(r, "count")) != NULL) {
+        if (strcmp(s, "true") == 0)
+            want_count = 1;
+        else if (strcmp(s, "false") != 0)
+            QERR("count", "must be true or false");
+    }
+    if ((s = crm_req_query(r, "cursor")) != NULL) {
+        const char *sort, *value;
+        int64_t id;
+        if (crm_cursor_decode(a, s, &sort, &value, &id) != CRM_OK)
+            QERR("cursor", "is not a cursor this list gave out");
+        else if (strcmp(sort, customer_sorts[f.sort]) != 0)
+            QERR("cursor", "belongs to another sort order");
+        else {
+            f.after = 1;
+            f.after_value = value;
+            f.after_id = id;
+        }
+    }
+#undef QERR
+    if (ne > 0) {
+        crm_problem_t p = { .status = 400,
+                            .type = "bad-query",
+                            .title = "Invalid query string",
+                            .detail = "one or more query parameters are invalid",
+                            .errors = errs,
+                            .n_errors = ne };
+        return crm_problem_send(r, &p);
+    }
+
+    f.limit = (int)limit + 1; /* one more tells whether a next page exists */
+    customer *rows = crm_arena_alloc(a, sizeof(customer) * (size_t)f.limit);
+    size_t n = 0;
+    int64_t count = 0;
+    if ((rc = store_customer_list(db, a, &f, rows, &n)) != CRM_OK)
+        return db_error(r, rc);
+    if (want_count && (rc = store_customer_count(db, &f, &count)) != CRM_OK)
+        return db_error(r, rc);
+
+    size_t shown = n > (size_t)limit ? (size_t)limit : n;
+    crm_buf_reset(&out);
+    crm_buf_puts(&out, "{\"items\":[");
+    for (size_t i = 0; i < shown; i++) {
+        if (i > 0)
+            crm_buf_putc(&out, ',');
+        customer_json(&out, &rows[i]);
+    }
+    crm_buf_puts(&out, "],\"next_cursor\":");
+    if (n > shown) {
+        const customer *last = &rows[shown - 1];
+        put_str(&out, crm_cursor_encode(a, customer_sorts[f.sort],
+                                        last->sort_value ? last->sort_value : "", last->id));
+    } else {
+        crm_buf_puts(&out, "null");
+    }
+    if (want_count)
+        crm_buf_printf(&out, ",\"count\":%lld", (long long)count);
+    crm_buf_putc(&out, '}');
+    return send_out(r, 200);
+}
+
+/* Answer a created resource: 201 with it, or 303 to its page for a browser form. */
+static int created(crm_req *r, const char *location, const char *page, const char *etag)
+{
+    if (crm_req_wants_html(r)) {
+        crm_res_header(r, "Location", page);
+        return crm_res_send(r, 303, NULL, NULL, 0);
+    }
+    crm_res_header(r, "Location", location);
+    if (etag != NULL)
+        crm_res_header(r, "ETag", etag);
+    return send_out(r, 201);
+}
+
+static int replay(crm_req *r, crm_idem *idem, const char *page)
+{
+    if (crm_req_wants_html(r) && idem->status == 201) {
+        crm_res_header(r, "Location", page);
+        return crm_res_send(r, 303, NULL, NULL, 0);
+    }
+    return crm_idem_replay(idem, r);
+}
+
+static int idem_mismatch(crm_req *r)
+{
+    crm_problem_t p = { .status = 422,
+                        .type = "idempotency-key-reused",
+                        .title = "Idempotency-Key reused",
+                        .detail = "this Idempotency-Key was used for a different request" };
+    return crm_problem_send(r, &p);
+}
+
+/* One attempt at the create transaction; the body ends up in `out`. */
+static int create_tx(crm_req *r, crm_idem *idem, const customer_in *in, customer *c,
+                     const char **location)
+{
+    crm_arena *a = crm_req_arena(r);
+    int64_t id = 0;
+    int rc;
+
+    if ((rc = crm_db_begin(db)) != CRM_OK)
+        return rc;
+    if (idem->key != NULL) {
+        rc = crm_idem_claim(idem, db, a);
+        if (rc == CRM_CONFLICT)
+            rc = CRM_INVALID; /* a key reused for another request */
+        if (rc != CRM_OK || idem->replay)
+            goto out;
+    }
+    if ((rc = store_customer_insert(db, in, &id)) != CRM_OK)
+        goto out;
+    if ((rc = store_customer_get(db, a, id, 0, c)) != CRM_OK)
+        goto out;
+    crm_buf_reset(&out);
+    customer_json(&out, c);
+    *location = crm_arena_printf(a, "/api/v1/customers/%lld", (long long)id);
+    rc = crm_idem_store(idem, db, 201, *location, etag_of(r, c->version), out.data, out.len);
+    if (rc == CRM_OK)
+        rc = crm_db_commit(db);
+out:
+    if (rc != CRM_OK || idem->replay)
+        crm_db_rollback(db);
+    return rc;
+}
+
+int customers_create(crm_req *r)
+{
+    crm_arena *a = crm_req_arena(r);
+    crm_fields fs;
+    crm_valid v;
+    crm_idem idem;
+    customer_in in;
+    customer c;
+    unsigned present;
+    const char *location = NULL;
+    int rc;
+
+    if ((rc = crm_body_fields(r, &fs)) != CRM_OK)
+        return rc;
+    if ((rc = check_fields(r, &fs, customer_fields, customer_readonly)) != CRM_OK)
+        return rc;
+    if (crm_idem_init(&idem, r, "customers.create") != CRM_OK)
+        return bad_header(r, "Idempotency-Key", "must be 1 to 255 visible ASCII characters");
+    memset(&in, 0, sizeof(in));
+    crm_valid_init(&v, a, &fs);
+    read_customer_in(&v, &fs, IN_CREATE, a, &in, &present);
+    if (!crm_valid_ok(&v))
+        return invalid(r, &v);
+
+    for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
+        rc = create_tx(r, &idem, &in, &c, &location);
+        if (rc != CRM_CONFLICT)
+            break;
+    }
+    if (rc == CRM_INVALID)
+        return idem_mismatch(r);
+    if (rc == CRM_DUP)
+        return crm_problem(r, 409, "a customer with this email already exists");
+    if (rc != CRM_OK)
+        return db_error(r, rc);
+    if (idem.replay) {
+        const char *page = idem.location && strlen(idem.location) > 8
+                               ? crm_arena_printf(a, "/customers/%s", idem.location + 18)
+                               : "/customers/";
+        return replay(r, &idem, page);
+    }
+    return created(r, location, crm_arena_printf(a, "/customers/%lld", (long long)c.id),
+                   etag_of(r, c.version));
+}
+
+static void merge(customer_in *in, unsigned present, const customer *cur)
+{
+    if (!(present & P_NAME))
+        in->name = cur->name;
+    if (!(present & P_EMAIL))
+        in->email = cur->email;
+    if (!(present & P_PHONE))
+        in->phone = cur->phone;
+    if (!(present & P_COMPANY))
+        in->company = cur->company;
+    if (!(present & P_STATUS))
+        in->status = cur->status;
+    if (!(present & P_OWNER))
+        in->owner_id = cur->owner_id;
+    if (!(present & P_TAGS))
+        in->tags_json = cur->tags;
+}
+
+/* PATCH and PUT: read with a row lock, check If-Match, write, read back. */
+static int update(crm_req *r, int mode)
+{
+    crm_arena *a = crm_req_arena(r);
+    crm_fields fs;
+    crm_valid v;
+    customer_in in;
+    customer c;
+    etags im;
+    unsigned present;
+    int64_t id;
+    int rc;
+
+    if (crm_req_path_id(r, "id", &id) != CRM_OK)
+        return not_found(r);
+    if (parse_etags(crm_req_header(r, "If-Match"), &im) != CRM_OK)
+        return bad_header(r, "If-Match", "must be \"*\" or a list of entity tags");
+    if (mode == IN_PUT && !im.present)
+        return crm_problem(r, 428, "PUT needs If-Match with the version you read");
+    if ((rc = crm_body_fields(r, &fs)) != CRM_OK)
+        return rc;
+    if ((rc = check_fields(r, &fs, customer_fields, customer_readonly)) != CRM_OK)
+        return rc;
+    memset(&in, 0, sizeof(in));
+    crm_valid_init(&v, a, &fs);
+    if (mode == IN_PATCH && fs.n == 0)
+        crm_valid_error(&v, "", "the body names no field to change");
+    read_customer_in(&v, &fs, mode, a, &in, &present);
+    if (!crm_valid_ok(&v))
+        return invalid(r, &v);
+
+    for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
+        customer_in w = in;
+        if ((rc = crm_db_begin(db)) != CRM_OK)
+            break;
+        rc = store_customer_get(db, a, id, 1, &c);
+        if (rc == CRM_OK && im.present && !etags_match(&im, c.version)) {
+            crm_db_rollback(db);
+            crm_res_header(r, "ETag", etag_of(r, c.version));
+            return crm_problem(r, 412, "the customer changed since you read it");
+        }
+        if (rc == CRM_OK) {
+            if (mode == IN_PATCH)
+                merge(&w, present, &c);
+            rc = store_customer_update(db, id, &w);
+        }
+        if (rc == CRM_OK)
+            rc = store_customer_get(db, a, id, 0, &c);
+        if (rc == CRM_OK)
+            rc = crm_db_commit(db);
+        if (rc == CRM_OK)
+            return send_customer(r, 200, &c);
+        crm_db_rollback(db);
+        if (rc != CRM_CONFLICT)
+            break;
+    }
+    if (rc == CRM_NOTFOUND)
+        return not_found(r);
+    if (rc == CRM_DUP)
+        return crm_problem(r, 409, "a customer with this email already exists");
+    return db_error(r, rc);
+}
+
+int customers_patch(crm_req *r)
+{
+    return update(r, IN_PATCH);
+}
+
+int customers_put(crm_req *r)
+{
+    return update(r, IN_PUT);
+}
+
+int customers_delete(crm_req *r)
+{
+    customer c;
+    etags im;
+    int64_t id;
+    int rc;
+
+    if (crm_req_path_id(r, "id", &id) != CRM_OK)
+        return not_found(r);
+    if (parse_etags(crm_req_header(r, "If-Match"), &im) != CRM_OK)
+        return bad_header(r, "If-Match", "must be \"*\" or a list of entity tags");
+    for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
+        if ((rc = crm_db_begin(db)) != CRM_OK)
+            break;
+        rc = store_customer_get(db, crm_req_arena(r), id, 1, &c);
+        if (rc == CRM_OK && im.present && !etags_match(&im, c.version)) {
+            crm_db_rollback(db);
+            crm_res_header(r, "ETag", etag_of(r, c.version));
+            return crm_problem(r, 412, "the customer changed since you read it");
+        }
+        if (rc == CRM_OK)
+            rc = store_customer_delete(db, id);
+        if (rc == CRM_OK)
+            rc = crm_db_commit(db);
+        if (rc == CRM_OK)
+            return crm_res_send(r, 204, NULL, NULL, 0);
+        crm_db_rollback(db);
+        if (rc != CRM_CONFLICT)
+            break;
+    }
+    if (rc == CRM_NOTFOUND)
+        return not_found(r);
+    return db_error(r, rc);
+}
+
+/* ---- notes ---- */
+
+static int note_not_found(crm_req *r)
+{
+    return crm_problem(r, 404, "no such note");
+}
+
+int customers_notes_list(crm_req *r)
+{
+    static const char *const params[] = { "limit", "cursor", NULL };
+    crm_arena *a = crm_req_arena(r);
+    crm_field_error errs[2];
+    size_t ne = 0;
+    int64_t id, limit = LIMIT_DEFAULT, before = 0;
+    customer c;
+    const char *s;
+    int rc;
+
+    if (crm_req_path_id(r, "id", &id) != CRM_OK)
+        return not_found(r);
+    if ((rc = crm_req_query_check(r, params)) != CRM_OK)
+        return rc;
+    if ((s = crm_req_query(r, "limit")) != NULL && parse_int(s, 1, LIMIT_MAX, &limit) != CRM_OK) {
+        errs[ne].field = "limit";
+        errs[ne++].message = "must be an integer between 1 and 200";
+    }
+    if ((s = crm_req_query(r, "cursor")) != NULL) {
+        const char *sort, *value;
+        if (crm_cursor_decode(a, s, &sort, &value, &before) != CRM_OK ||
+            strcmp(sort, "notes") != 0) {
+            errs[ne].field = "cursor";
+            errs[ne++].message = "is not a cursor this list gave out";
+            before = 0;
+        }
+    }
+    if (ne > 0) {
+        crm_problem_t p = { .status = 400,
+                            .type = "bad-query",
+                            .title = "Invalid query string",
+                            .detail = "one or more query parameters are invalid",
+                            .errors = errs,
+                            .n_errors = ne };
+        return crm_problem_send(r, &p);
+    }
+    rc = store_customer_get(db, a, id, 0, &c);
+    if (rc == CRM_NOTFOUND)
+        return not_found(r);
+    if (rc != CRM_OK)
+        return db_error(r, rc);
+
+    note *rows = crm_arena_alloc(a, sizeof(note) * (size_t)(limit + 1));
+    size_t n = 0;
+    if ((rc = store_note_list(db, a, id, before, (int)limit + 1, rows, &n)) != CRM_OK)
+        return db_error(r, rc);
+    size_t shown = n > (size_t)limit ? (size_t)limit : n;
+    crm_buf_reset(&out);
+    crm_buf_puts(&out, "{\"items\":[");
+    for (size_t i = 0; i < shown; i++) {
+        if (i > 0)
+            crm_buf_putc(&out, ',');
+        note_json(&out, &rows[i]);
+    }
+    crm_buf_puts(&out, "],\"next_cursor\":");
+    if (n > shown)
+        put_str(&out, crm_cursor_encode(a, "notes", "", rows[shown - 1].id));
+    else
+        crm_buf_puts(&out, "null");
+    crm_buf_putc(&out, '}');
+    return send_out(r, 200);
+}
+
+static int note_tx(crm_req *r, crm_idem *idem, int64_t cid, const char *kind, const char *body,
+                   int64_t author, note *nt, const char **location)
+{
+    crm_arena *a = crm_req_arena(r);
+    int64_t nid = 0;
+    int rc;
+
+    if ((rc = crm_db_begin(db)) != CRM_OK)
+        return rc;
+    if (idem->key != NULL) {
+        rc = crm_idem_claim(idem, db, a);
+        if (rc == CRM_CONFLICT)
+            rc = CRM_INVALID;
+        if (rc != CRM_OK || idem->replay)
+            goto out;
+    }
+    if ((rc = store_customer_lock_live(db, cid)) != CRM_OK)
+        goto out;
+    if ((rc = store_note_insert(db, cid, kind, body, author, &nid)) != CRM_OK)
+        goto out;
+    if ((rc = store_note_get(db, a, cid, nid, nt)) != CRM_OK)
+        goto out;
+    crm_buf_reset(&out);
+    note_json(&out, nt);
+    *location = crm_arena_printf(a, "/api/v1/customers/%lld/notes/%lld", (long long)cid,
+                                 (long long)nid);
+    rc = crm_idem_store(idem, db, 201, *location, NULL, out.data, out.len);
+    if (rc == CRM_OK)
+        rc = crm_db_commit(db);
+out:
+    if (rc != CRM_OK || idem->replay)
+        crm_db_rollback(db);
+    return rc;
+}
+
+int customers_notes_create(crm_req *r)
+{
+    crm_arena *a = crm_req_arena(r);
+    crm_fields fs;
+    crm_valid v;
+    crm_idem idem;
+    note nt;
+    int64_t cid, author = 0;
+    const char *kind = "note", *body = NULL, *location = NULL;
+    int rc;
+
+    if (crm_req_path_id(r, "id", &cid) != CRM_OK)
+        return not_found(r);
+    if ((rc = crm_body_fields(r, &fs)) != CRM_OK)
+        return rc;
+    if ((rc = check_fields(r, &fs, note_fields, note_readonly)) != CRM_OK)
+        return rc;
+    const char *scope = crm_arena_printf(a, "customers.notes.%lld", (long long)cid);
+    if (crm_idem_init(&idem, r, scope) != CRM_OK)
+        return bad_header(r, "Idempotency-Key", "must be 1 to 255 visible ASCII characters");
+    crm_valid_init(&v, a, &fs);
+    const char *k = NULL;
+    if (crm_valid_enum(&v, "kind", 0, note_kinds, &k) == CRM_OK && k != NULL)
+        kind = k;
+    crm_valid_string(&v, "body", 1, 1, NOTE_MAX, &body);
+    if (!is_null(&fs, "author_id"))
+        crm_valid_int(&v, "author_id", 0, 1, OWNER_MAX, &author);
+    if (!crm_valid_ok(&v))
+        return invalid(r, &v);
+
+    for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
+        rc = note_tx(r, &idem, cid, kind, body, author, &nt, &location);
+        if (rc != CRM_CONFLICT)
+            break;
+    }
+    if (rc == CRM_INVALID)
+        return idem_mismatch(r);
+    if (rc == CRM_NOTFOUND)
+        return not_found(r);
+    if (rc != CRM_OK)
+        return db_error(r, rc);
+    const char *page = crm_arena_printf(a, "/customers/%lld", (long long)cid);
+    if (idem.replay)
+        return replay(r, &idem, page);
+    return created(r, location, page, NULL);
+}
+
+int customers_notes_get(crm_req *r)
+{
+    int64_t cid, nid;
+    note nt;
+
+    if (crm_req_path_id(r, "id", &cid) != CRM_OK || crm_req_path_id(r, "note_id", &nid) != CRM_OK)
+        return note_not_found(r);
+    int rc = store_note_get(db, crm_req_arena(r), cid, nid, &nt);
+    if (rc == CRM_NOTFOUND)
+        return note_not_found(r);
+    if (rc != CRM_OK)
+        return db_error(r, rc);
+    crm_buf_reset(&out);
+    note_json(&out, &nt);
+    return send_out(r, 200);
+}
+
+int customers_notes_delete(crm_req *r)
+{
+    int64_t cid, nid;
+
+    if (crm_req_path_id(r, "id", &cid) != CRM_OK || crm_req_path_id(r, "note_id", &nid) != CRM_OK)
+        return note_not_found(r);
+    int rc = store_note_delete(db, cid, nid);
+    if (rc == CRM_NOTFOUND)
+        return note_not_found(r);
+    if (rc != CRM_OK)
+        return db_error(r, rc);
+    return crm_res_send(r, 204, NULL, NULL, 0);
+}

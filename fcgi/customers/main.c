@@ -1,0 +1,38 @@
+/*
+ * main.c - crm-customers: customers and their activity timeline.
+ * The route table below is the whole public surface of the service.
+ */
+#include "customers.h"
+
+#include "crm_service.h"
+
+#define R CRM_ROLES_ALL
+#define W CRM_ROLES_WRITE
+
+static const crm_route routes[] = {
+    { "GET", "/api/v1/customers/ping", customers_ping, CRM_ROLE_PUBLIC, "customers.ping" },
+    { "GET", "/api/v1/customers", customers_list, R, "customers.list" },
+    { "POST", "/api/v1/customers", customers_create, W, "customers.create" },
+    { "GET", "/api/v1/customers/{id}", customers_get, R, "customers.get" },
+    { "PATCH", "/api/v1/customers/{id}", customers_patch, W, "customers.patch" },
+    { "PUT", "/api/v1/customers/{id}", customers_put, W, "customers.put" },
+    { "DELETE", "/api/v1/customers/{id}", customers_delete, W, "customers.delete" },
+    { "GET", "/api/v1/customers/{id}/notes", customers_notes_list, R, "notes.list" },
+    { "POST", "/api/v1/customers/{id}/notes", customers_notes_create, W, "notes.create" },
+    { "GET", "/api/v1/customers/{id}/notes/{note_id}", customers_notes_get, R, "notes.get" },
+    { "DELETE", "/api/v1/customers/{id}/notes/{note_id}", customers_notes_delete, W,
+      "notes.delete" },
+};
+
+static const crm_service service = {
+    .name = "customers",
+    .routes = routes,
+    .n_routes = CRM_NELEM(routes),
+    .worker_init = customers_worker_init,
+    .worker_done = customers_worker_done,
+};
+
+int main(int argc, char **argv)
+{
+    return crm_service_main(argc, argv, &service);
+}
