@@ -215,6 +215,15 @@ void crm_log(int level, const char *fmt, ...)
     }
     int truncated = (size_t)mlen >= sizeof(msg);
     size_t msg_n = truncated ? sizeof(msg) - 1 : (size_t)mlen;
+    if (truncated) {
+        /* vsnprintf may have cut a character in two: drop its start. */
+        size_t j = msg_n;
+        while (j > 0 && msg_n - j < 3 && ((unsigned char)msg[j - 1] & 0xC0) == 0x80)
+            j--;
+        if (j > 0 && (unsigned char)msg[j - 1] >= 0xC0 &&
+            utf8_len((const unsigned char *)&msg[j - 1], msg_n - (j - 1)) == 0)
+            msg_n = j - 1;
+    }
 
     struct timespec ts;
     struct tm tm;

@@ -5,6 +5,7 @@
 
 #include "crm_buf.h"
 #include "crm_log.h"
+#include "crm_utf8.h"
 
 #include <string.h>
 
@@ -28,41 +29,74 @@ const char *crm_problem_slug(int status)
     }
 }
 
+/* Bytes in the valid UTF-8 character at s[0..n), 0 when it is not one. */
+static size_t char_len(const char *s, size_t n)
+{
+    unsigned char c = (unsigned char)s[0];
+    size_t k = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+    return k <= n && crm_utf8_valid(s, k) ? k : 0;
+}
+
+/*
+ * Append s as a JSON string. The path comes percent-decoded from NGINX and
+ * may hold any byte: invalid UTF-8 becomes U+FFFD so the body stays JSON.
+ */
+static void put_str(crm_buf *b, crm_arena *a, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (!crm_utf8_valid(s, n)) {
+        char *clean = crm_arena_alloc(a, n * 3 + 1), *o = clean;
+        for (size_t i = 0; i < n;) {
+            size_t k = char_len(s + i, n - i);
+            if (k == 0) {
+                memcpy(o, "\xEF\xBF\xBD", 3);
+                o += 3;
+                i++;
+            } else {
+                memcpy(o, s + i, k);
+                o += k;
+                i += k;
+            }
+        }
+        s = clean;
+        n = (size_t)(o - clean);
+    }
+    crm_buf_json_str(b, s, n);
+}
+
 int crm_problem_send(crm_req *r, const crm_problem_t *p)
 {
     crm_buf b;
     const char *type = p->type ? p->type : crm_problem_slug(p->status);
     const char *title = p->title ? p->title : crm_http_reason(p->status);
     const char *path = crm_req_path(r), *id = crm_req_id(r);
+    crm_arena *a = crm_req_arena(r);
 
     crm_buf_init(&b, 0);
     crm_buf_puts(&b, "{\"type\":");
-    if (type != NULL) {
-        const char *t = crm_arena_printf(crm_req_arena(r), "/problems/%s", type);
-        crm_buf_json_str(&b, t, strlen(t));
-    } else {
+    if (type != NULL)
+        put_str(&b, a, crm_arena_printf(a, "/problems/%s", type));
+    else
         crm_buf_puts(&b, "\"about:blank\"");
-    }
     crm_buf_puts(&b, ",\"title\":");
-    crm_buf_json_str(&b, title, strlen(title));
+    put_str(&b, a, title);
     crm_buf_printf(&b, ",\"status\":%d", p->status);
     if (p->detail != NULL) {
         crm_buf_puts(&b, ",\"detail\":");
-        crm_buf_json_str(&b, p->detail, strlen(p->detail));
+        put_str(&b, a, p->detail);
     }
     crm_buf_puts(&b, ",\"instance\":");
-    crm_buf_json_str(&b, path, strlen(path));
+    put_str(&b, a, path);
     crm_buf_puts(&b, ",\"request_id\":");
-    crm_buf_json_str(&b, id, strlen(id));
+    put_str(&b, a, id);
     if (p->n_errors > 0) {
         crm_buf_puts(&b, ",\"errors\":[");
         for (size_t i = 0; i < p->n_errors; i++) {
-            const char *f = p->errors[i].field ? p->errors[i].field : "";
-            const char *m = p->errors[i].message ? p->errors[i].message : "";
             crm_buf_puts(&b, i ? ",{\"field\":" : "{\"field\":");
-            crm_buf_json_str(&b, f, strlen(f));
+            put_str(&b, a, p->errors[i].field ? p->errors[i].field : "");
             crm_buf_puts(&b, ",\"message\":");
-            crm_buf_json_str(&b, m, strlen(m));
+            put_str(&b, a, p->errors[i].message ? p->errors[i].message : "");
             crm_buf_putc(&b, '}');
         }
         crm_buf_putc(&b, ']');

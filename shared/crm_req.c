@@ -336,12 +336,15 @@ int crm_req_path_id(crm_req *r, const char *name, int64_t *out)
     const char *s = crm_req_path_param(r, name);
     int64_t v = 0;
 
-    if (s == NULL || *s == '\0' || strlen(s) > 18)
+    if (s == NULL || *s == '\0')
         return CRM_INVALID;
     for (const char *p = s; *p != '\0'; p++) {
         if (*p < '0' || *p > '9')
             return CRM_INVALID;
-        v = v * 10 + (*p - '0');
+        int d = *p - '0';
+        if (v > (INT64_MAX - d) / 10)
+            return CRM_INVALID; /* past INT64_MAX */
+        v = v * 10 + d;
     }
     if (v <= 0)
         return CRM_INVALID;

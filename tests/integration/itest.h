@@ -1,0 +1,166 @@
+/*
+ * itest.h - the integration tests' HTTP client and helpers. Every suite
+ * talks HTTPS to the real stack (NGINX + worker pool + MariaDB) at
+ * CRM_BASE_URL, verifying TLS against CRM_CA_FILE, so the same suites run
+ * against the local stack, the containers or anything else.
+ *
+ * Requests are safe from any thread: each thread has its own keep-alive
+ * curl handle. Nothing here asserts except the ITEST_ASSERT_* macros and
+ * itest_new_customer(), which belong on a test's own thread (Check's
+ * assertions end the forked test process).
+ */
+#ifndef ITEST_H
+#define ITEST_H
+
+#include <check.h>
+#include <json-c/json.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define ITEST_CUSTOMERS "/api/v1/customers"
+
+typedef struct {
+    char *name;
+    char *value;
+} itest_header;
+
+typedef struct {
+    long status;     /* HTTP status; 0 when no response arrived */
+    char error[512]; /* transport error ("" when a response arrived) */
+    char method[16];
+    char *url;
+    itest_header *headers; /* of the final response, in order */
+    size_t n_headers;
+    char *body; /* always NUL-terminated (may hold NULs) */
+    size_t body_len;
+    json_object *json; /* parsed body when JSON or problem+json, else NULL */
+    double started;    /* itest_now() when the request started */
+    double seconds;    /* duration */
+} itest_resp;
+
+/*
+ * Read the environment (CRM_BASE_URL is required: the program exits 2
+ * with a message when it is missing) and initialise libcurl. Call once
+ * from main before running the suites.
+ */
+void itest_init(void);
+
+/* getenv with a default for unset or empty values. */
+const char *itest_env(const char *name, const char *def);
+
+/*
+ * One request. path is absolute ("/api/v1/...") and goes to the origin of
+ * CRM_BASE_URL; itest_request_url takes a full URL (other listeners).
+ * headers: NULL-terminated "Name: value" strings, or NULL. body may be
+ * NULL (no body); content_type NULL with a body sends no Content-Type.
+ * Never returns NULL; the caller frees with itest_free. Transport
+ * failures come back with status 0 and error set.
+ */
+itest_resp *itest_request(const char *method, const char *path, const char *const *headers,
+                          const char *body, size_t body_len, const char *content_type);
+itest_resp *itest_request_url(const char *method, const char *url, const char *const *headers,
+                              const char *body, size_t body_len, const char *content_type);
+/* Shorthands: GET; a NUL-terminated JSON body. */
+itest_resp *itest_get(const char *path, const char *const *headers);
+itest_resp *itest_json(const char *method, const char *path, const char *const *headers,
+                       const char *body);
+void itest_free(itest_resp *r);
+
+/* Per-thread request timeout (default 10000 ms). */
+void itest_set_timeout_ms(long ms);
+
+/* First response header called name (any case), or NULL. */
+const char *itest_header_get(const itest_resp *r, const char *name);
+
+/* "METHOD url -> status [request id] body..." for failure messages;
+   points into a per-thread buffer overwritten by the next call. */
+const char *itest_describe(const itest_resp *r);
+
+/*
+ * Checks that return NULL when they hold, else a message (per-thread
+ * buffer) naming the request. Use them through ITEST_ASSERT_*, which
+ * report the caller's line.
+ */
+const char *itest_check_status(const itest_resp *r, long status);
+/* status, Content-Type application/problem+json, members type, title,
+   status (= HTTP status), instance, request_id (= X-Request-Id), detail
+   when present a string, errors when present [{field,message}]. */
+const char *itest_check_problem(const itest_resp *r, long status);
+/* X-Content-Type-Options: nosniff, Strict-Transport-Security and
+   Content-Security-Policy present. */
+const char *itest_check_security_headers(const itest_resp *r);
+
+#define ITEST_OK_(expr)                                                                            \
+    do {                                                                                           \
+        const char *itest_m_ = (expr);                                                             \
+        ck_assert_msg(itest_m_ == NULL, "%s", itest_m_);                                           \
+    } while (0)
+#define ITEST_ASSERT_STATUS(r, st)  ITEST_OK_(itest_check_status((r), (st)))
+#define ITEST_ASSERT_PROBLEM(r, st) ITEST_OK_(itest_check_problem((r), (st)))
+#define ITEST_ASSERT_SECURITY(r)    ITEST_OK_(itest_check_security_headers(r))
+
+/*
+ * Responses through itest_request without X-Request-Id (any thread) are
+ * counted; itest_teardown, a checked fixture, fails the test when any was
+ * seen.
+ */
+long itest_missing_request_ids(void);
+void itest_teardown(void);
+
+/* JSON members: NULL / INT64_MIN when absent or of another type. */
+json_object *itest_jget(json_object *o, const char *key);
+const char *itest_jstr(json_object *o, const char *key);
+int64_t itest_jint(json_object *o, const char *key);
+/* 1 when key is absent or null. */
+int itest_jnull(json_object *o, const char *key);
+/* Number of entries of the problem's errors array naming field. */
+int itest_problem_field_count(const itest_resp *r, const char *field);
+
+/* Percent-encode s for a query string; the caller frees. */
+char *itest_urlencode(const char *s);
+
+/* Unique per process, call and time: "it.<pid>.<n>.<time>@example.com"
+   with an optional label before the '@'. */
+void itest_unique_email(char *buf, size_t n, const char *label);
+/* Unique lowercase letters-only word ("zq" + ...), usable as a tag and as
+   a full-text word. */
+void itest_unique_word(char *buf, size_t n);
+
+/*
+ * POST a customer {"name":"IT customer","email":<unique>[,extra]} where
+ * extra is a JSON members fragment ("\"status\":\"lead\"") or NULL.
+ * Thread-safe, asserts nothing.
+ */
+itest_resp *itest_create_customer(const char *extra, const char *const *headers);
+/* The same, asserting 201; returns the new id. Test thread only. */
+int64_t itest_new_customer_at(const char *extra, const char *file, int line);
+#define itest_new_customer(extra) itest_new_customer_at((extra), __FILE__, __LINE__)
+/* The id at the end of the Location header, or -1. */
+int64_t itest_location_id(const itest_resp *r);
+/* The version in the ETag header ("\"7\"" -> 7), or -1. */
+long itest_etag_version(const itest_resp *r);
+
+/*
+ * Stack control: run $CRM_REPO/scripts/stack.sh with args (NULL-terminated)
+ * and the current environment. Returns its exit status (-1 when it could
+ * not run); out (may be NULL) receives its stdout and stderr, truncated.
+ */
+int itest_stack(char *out, size_t outlen, const char *const *args);
+/* The supervisor pid of service's pool (stack.sh pool-pid), or -1. */
+pid_t itest_pool_pid(const char *service);
+/* Live (non-zombie) children of parent, at most max; returns the count. */
+size_t itest_children(pid_t parent, pid_t *out, size_t max);
+/* 1 when pid exists and is not a zombie. */
+int itest_pid_alive(pid_t pid);
+/* Exit code of a zombie pid from /proc (-1 if not a zombie/unknown). */
+int itest_zombie_exit_code(pid_t pid);
+
+/* A diagnostic line on stderr, only when ITEST_VERBOSE is set. */
+void itest_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* CLOCK_MONOTONIC seconds. */
+double itest_now(void);
+void itest_sleep_ms(long ms);
+
+#endif

@@ -1,0 +1,746 @@
+/*
+ * test_crm_db.c - crm_db against a live MariaDB/MySQL.
+ *
+ * The server comes from the environment, as the test runner provides it:
+ *   CRM_TEST_DB_SOCKET    unix socket (required: without it the suite FAILS)
+ *   CRM_TEST_DB_USER      an account that may create and drop a database
+ *   CRM_TEST_DB_PASSWORD  its password (may be empty or unset)
+ * The suite works in its own scratch database crm_test_db_<pid>, created
+ * before the first test and dropped after the last.
+ */
+#include "crm_db.h"
+#include "crm_log.h"
+
+#include <check.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *t_socket;
+static const char *t_user;
+static const char *t_password;
+static char t_dbname[64];
+
+static crm_db *open_db(const char *database, int multi)
+{
+    crm_db_opts o = { 0 };
+    o.socket = t_socket;
+    o.user = t_user;
+    o.password = t_password;
+    o.database = database;
+    o.timeout = 10;
+    o.multi_statements = multi;
+    return crm_db_new(&o);
+}
+
+static crm_db *open_test_db(void)
+{
+    crm_db *db = open_db(t_dbname, 0);
+    ck_assert_int_eq(crm_db_connect(db), CRM_OK);
+    return db;
+}
+
+/* Test statements use keys from 100 up, one per distinct SQL text. */
+static unsigned key_for(const char *sql)
+{
+    static const char *known[100];
+    static unsigned n;
+    for (unsigned i = 0; i < n; i++)
+        if (strcmp(known[i], sql) == 0)
+            return 100 + i;
+    ck_assert_uint_lt(n, CRM_NELEM(known));
+    known[n] = sql;
+    return 100 + n++;
+}
+
+static crm_stmt *stmt(crm_db *db, const char *sql)
+{
+    crm_stmt *st = crm_db_stmt(db, key_for(sql), sql);
+    ck_assert_msg(st != NULL, "prepare failed (%d): %s", crm_db_status(db), sql);
+    return st;
+}
+
+static void exec_ok(crm_db *db, const char *sql)
+{
+    ck_assert_msg(crm_db_exec_sql(db, sql) == CRM_OK, "failed: %s", sql);
+}
+
+/* The single integer a parameterless query returns. */
+static int64_t q_int(crm_db *db, const char *sql)
+{
+    crm_stmt *st = stmt(db, sql);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
+    int64_t v = crm_stmt_col_int(st, 0);
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_NOTFOUND);
+    return v;
+}
+
+/* The single string a parameterless query returns, copied. */
+static char *q_str(crm_db *db, const char *sql)
+{
+    crm_stmt *st = stmt(db, sql);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
+    size_t n;
+    const char *s = crm_stmt_col_str(st, 0, &n);
+    ck_assert_ptr_nonnull(s);
+    char *copy = strndup(s, n);
+    crm_stmt_done(st);
+    return copy;
+}
+
+static int64_t conn_id(crm_db *db)
+{
+    return q_int(db, "SELECT CONNECTION_ID()");
+}
+
+/* Kill a connection from another one. KILL takes a literal id: the only
+   SQL built by formatting, in a test, from a number the server gave us. */
+static void kill_conn(int64_t id)
+{
+    char sql[64];
+    crm_db *k = open_test_db();
+    snprintf(sql, sizeof(sql), "KILL %" PRId64, id);
+    exec_ok(k, sql);
+    crm_db_free(k);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---------------------------------------------------------------- */
+
+START_TEST(session_settings)
+{
+    crm_db *db = open_db(t_dbname, 0);
+    ck_assert_int_eq(crm_db_connected(db), 0);
+    ck_assert_uint_eq(crm_db_connects(db), 0);
+    ck_assert_int_eq(crm_db_connect(db), CRM_OK);
+    ck_assert_int_eq(crm_db_connected(db), 1);
+    ck_assert_uint_eq(crm_db_connects(db), 1);
+    ck_assert_int_eq(crm_db_connect(db), CRM_OK); /* already up: no new connect */
+    ck_assert_uint_eq(crm_db_connects(db), 1);
+    ck_assert_int_eq(crm_db_ping(db), CRM_OK);
+
+    char *tz = q_str(db, "SELECT @@session.time_zone");
+    ck_assert_str_eq(tz, "+00:00");
+    free(tz);
+    char *mode = q_str(db, "SELECT @@session.sql_mode");
+    ck_assert_ptr_nonnull(strstr(mode, "STRICT_ALL_TABLES"));
+    ck_assert_ptr_nonnull(strstr(mode, "NO_ZERO_DATE"));
+    ck_assert_ptr_nonnull(strstr(mode, "ERROR_FOR_DIVISION_BY_ZERO"));
+    free(mode);
+    char *cs = q_str(db, "SELECT CONCAT(@@character_set_client, ',', @@character_set_connection,"
+                         " ',', @@character_set_results)");
+    ck_assert_str_eq(cs, "utf8mb4,utf8mb4,utf8mb4");
+    free(cs);
+    ck_assert_int_eq(q_int(db, "SELECT UNIX_TIMESTAMP('1970-01-01 00:00:01')"), 1);
+    ck_assert_int_eq(q_int(db, "SELECT @@autocommit"), 1);
+    char *dbn = q_str(db, "SELECT DATABASE()");
+    ck_assert_str_eq(dbn, t_dbname);
+    free(dbn);
+    crm_db_free(db);
+}
+END_TEST
+
+START_TEST(connect_failure)
+{
+    crm_db_opts o = { 0 };
+    o.socket = "/nonexistent/crm-test.sock";
+    o.user = t_user;
+    o.timeout = 2;
+    crm_db *db = crm_db_new(&o);
+    ck_assert_int_eq(crm_db_connect(db), CRM_GONE);
+    ck_assert_int_eq(crm_db_connected(db), 0);
+    ck_assert_ptr_null(crm_db_stmt(db, 1, "SELECT 1"));
+    ck_assert_int_eq(crm_db_status(db), CRM_GONE);
+    ck_assert_int_eq(crm_db_exec_sql(db, "DO 1"), CRM_GONE);
+    ck_assert_int_eq(crm_db_begin(db), CRM_GONE);
+    ck_assert_int_eq(crm_db_rollback(db), CRM_OK); /* nothing to undo */
+    ck_assert_int_eq(crm_db_ping(db), CRM_GONE);
+    ck_assert_int_eq(crm_db_lock(db, "x", 0), CRM_GONE);
+    ck_assert_uint_eq(crm_db_connects(db), 0);
+    crm_db_free(db);
+    crm_db_free(NULL);
+}
+END_TEST
+
+START_TEST(bind_fetch_ints)
+{
+    crm_db *db = open_test_db();
+    exec_ok(db, "CREATE TABLE t_int (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+                " v BIGINT NULL, u BIGINT UNSIGNED NULL, t TINYINT NULL)");
+    static const int64_t vals[] = { 0, 1, -1, 42, INT64_MAX, INT64_MIN, 1LL << 53 };
+    const char *ins = "INSERT INTO t_int (v, u, t) VALUES (?, ?, ?)";
+    for (size_t i = 0; i < CRM_NELEM(vals); i++) {
+        crm_stmt *st = stmt(db, ins);
+        crm_stmt_bind_int(st, 0, vals[i]);
+        crm_stmt_bind_int(st, 1, (int64_t)i);
+        crm_stmt_bind_int(st, 2, -(int64_t)i);
+        ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+        ck_assert_uint_eq(crm_stmt_affected(st), 1);
+        ck_assert_uint_eq(crm_stmt_insert_id(st), i + 1);
+    }
+    crm_stmt *st = stmt(db, ins);
+    crm_stmt_bind_null(st, 0);
+    crm_stmt_bind_str(st, 1, "18446744073709551615", 20); /* a string into an integer */
+    crm_stmt_bind_null(st, 2);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+
+    st = stmt(db, "SELECT id, v, u, t FROM t_int ORDER BY id");
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    for (size_t i = 0; i < CRM_NELEM(vals); i++) {
+        ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
+        ck_assert_int_eq(crm_stmt_col_int(st, 0), (int64_t)i + 1);
+        ck_assert_int_eq(crm_stmt_col_null(st, 1), 0);
+        ck_assert_int_eq(crm_stmt_col_int(st, 1), vals[i]);
+        ck_assert_int_eq(crm_stmt_col_int(st, 2), (int64_t)i);
+        ck_assert_int_eq(crm_stmt_col_int(st, 3), -(int64_t)i);
+    }
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_col_null(st, 1), 1);
+    ck_assert_int_eq(crm_stmt_col_int(st, 1), 0);
+    size_t n = 99;
+    ck_assert_ptr_null(crm_stmt_col_str(st, 1, &n));
+    ck_assert_uint_eq(n, 0);
+    /* Integers read as text, unsigned ones past INT64_MAX included. */
+    ck_assert_str_eq(crm_stmt_col_str(st, 2, &n), "18446744073709551615");
+    ck_assert_uint_eq(n, 20);
+    ck_assert_int_eq(crm_stmt_col_null(st, 3), 1);
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_NOTFOUND);
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_NOTFOUND);
+
+    /* Text of a negative integer; integer of a text column. */
+    st = stmt(db, "SELECT v, CAST(v AS CHAR) FROM t_int WHERE id = ?");
+    crm_stmt_bind_int(st, 0, 6);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
+    ck_assert_str_eq(crm_stmt_col_str(st, 0, &n), "-9223372036854775808");
+    ck_assert_int_eq(crm_stmt_col_int(st, 1), INT64_MIN);
+    crm_stmt_done(st);
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_NOTFOUND);
+
+    /* Parameters in expressions; a placeholder's column has no type yet. */
+    st = stmt(db, "SELECT ? + 1, ?");
+    crm_stmt_bind_int(st, 0, 41);
+    crm_stmt_bind_int(st, 1, -7);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_col_int(st, 0), 42);
+    ck_assert_int_eq(crm_stmt_col_int(st, 1), -7);
+    crm_stmt_done(st);
+
+    /* affected rows of an UPDATE; a statement without a result. */
+    st = stmt(db, "UPDATE t_int SET t = 1 WHERE id <= ?");
+    crm_stmt_bind_int(st, 0, 3);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    ck_assert_uint_eq(crm_stmt_affected(st), 3);
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_NOTFOUND);
+    crm_db_free(db);
+}
+END_TEST
+
+static char *pattern(size_t n, char seed)
+{
+    char *s = malloc(n + 1);
+    for (size_t i = 0; i < n; i++)
+        s[i] = (char)('a' + (seed + i * 7) % 26);
+    s[n] = '\0';
+    return s;
+}
+
+START_TEST(bind_fetch_strings)
+{
+    crm_db *db = open_test_db();
+    exec_ok(db, "CREATE TABLE t_str (id INT NOT NULL PRIMARY KEY, s MEDIUMTEXT NULL)"
+                " DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci");
+    char *l255 = pattern(255, 1), *l256 = pattern(256, 2), *l257 = pattern(257, 3);
+    char *big = pattern(100000, 4), *bigger = pattern(3u << 20, 5);
+    /* Four-byte UTF-8 (emoji), accents, Polish, Japanese; 40 of them. */
+    const char *uni = "😀 Zoë Łukasz José 広志 🚀";
+    char *many = malloc(40 * strlen(uni) + 1);
+    many[0] = '\0';
+    for (int i = 0; i < 40; i++)
+        strcat(many, uni);
+    struct {
+        const char *s;
+        size_t n;
+    } rows[] = {
+        { "", 0 },
+        { NULL, 0 },
+        { "hello", 5 },
+        { big, 100000 },
+        { "short again", 11 },
+        { uni, strlen(uni) },
+        { l255, 255 },
+        { l256, 256 },
+        { l257, 257 },
+        { bigger, 3u << 20 },
+        { many, strlen(many) },
+        { "a\0b", 3 }, /* lengths, not NUL-termination */
+        { "x", 1 },
+    };
+    for (size_t i = 0; i < CRM_NELEM(rows); i++) {
+        crm_stmt *st = stmt(db, "INSERT INTO t_str (id, s) VALUES (?, ?)");
+        crm_stmt_bind_int(st, 0, (int64_t)i);
+        crm_stmt_bind_str(st, 1, rows[i].s, rows[i].n);
+        ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    }
+    crm_stmt *st = stmt(db, "SELECT id, s, CHAR_LENGTH(s) FROM t_str ORDER BY id");
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    for (size_t i = 0; i < CRM_NELEM(rows); i++) {
+        ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
+        ck_assert_int_eq(crm_stmt_col_int(st, 0), (int64_t)i);
+        size_t n = 12345;
+        const char *s = crm_stmt_col_str(st, 1, &n);
+        if (rows[i].s == NULL) {
+            ck_assert_int_eq(crm_stmt_col_null(st, 1), 1);
+            ck_assert_ptr_null(s);
+            ck_assert_uint_eq(n, 0);
+            continue;
+        }
+        ck_assert_int_eq(crm_stmt_col_null(st, 1), 0);
+        ck_assert_ptr_nonnull(s);
+        ck_assert_uint_eq(n, rows[i].n);
+        ck_assert_msg(memcmp(s, rows[i].s, n) == 0, "row %zu differs", i);
+        ck_assert_int_eq(s[n], '\0');
+    }
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_NOTFOUND);
+
+    /* The server sees characters, not bytes: utf8mb4 end to end. */
+    st = stmt(db, "SELECT CHAR_LENGTH(s), LENGTH(s) FROM t_str WHERE id = ?");
+    crm_stmt_bind_int(st, 0, 5);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_col_int(st, 0), 22);
+    ck_assert_int_eq(crm_stmt_col_int(st, 1), (int64_t)strlen(uni));
+    crm_stmt_done(st);
+    st = stmt(db, "SELECT id FROM t_str WHERE s = ?");
+    crm_stmt_bind_str(st, 0, uni, strlen(uni));
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_col_int(st, 0), 5);
+    crm_stmt_done(st);
+
+    /* Dates come back as text in UTC. */
+    char *dt = q_str(db, "SELECT CAST('2026-11-27 12:00:00.123456' AS DATETIME(6))");
+    ck_assert_str_eq(dt, "2026-11-27 12:00:00.123456");
+    free(dt);
+    dt = q_str(db, "SELECT FROM_UNIXTIME(0)");
+    ck_assert_str_eq(dt, "1970-01-01 00:00:00");
+    free(dt);
+
+    free(l255);
+    free(l256);
+    free(l257);
+    free(big);
+    free(bigger);
+    free(many);
+    crm_db_free(db);
+}
+END_TEST
+
+START_TEST(duplicate_and_errors)
+{
+    crm_db *db = open_test_db();
+    exec_ok(db, "CREATE TABLE t_dup (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+                " email VARCHAR(20) NOT NULL, UNIQUE KEY (email))");
+    const char *ins = "INSERT INTO t_dup (email) VALUES (?)";
+    crm_stmt *st = stmt(db, ins);
+    crm_stmt_bind_str(st, 0, "a@example.com", 13);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    crm_stmt_bind_str(st, 0, "a@example.com", 13);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_DUP);
+    ck_assert_int_eq(crm_db_status(db), CRM_DUP);
+    crm_stmt_bind_str(st, 0, "b@example.com", 13);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    ck_assert_uint_eq(crm_stmt_insert_id(st), 3);
+
+    /* Strict mode: too long is an error, not a silent truncation. */
+    crm_stmt_bind_str(st, 0, "123456789012345678901", 21);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_ERR);
+    /* Division by zero in a write is an error too. */
+    st = stmt(db, "UPDATE t_dup SET id = id / ? WHERE id = 1");
+    crm_stmt_bind_int(st, 0, 0);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_ERR);
+
+    /* Binding mistakes fail the exec, not the process. */
+    st = stmt(db, ins);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_ERR); /* placeholder 0 unbound */
+    crm_stmt_bind_str(st, 0, "c@example.com", 13);
+    crm_stmt_bind_int(st, 1, 5); /* there is no placeholder 1 */
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_ERR);
+    /* Binds do not survive an exec (borrowed strings die with it). */
+    crm_stmt_bind_str(st, 0, "c@example.com", 13);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_ERR);
+
+    /* Bad SQL, a bad key, a key reused for other SQL. */
+    ck_assert_ptr_null(crm_db_stmt(db, 1, "SELEC nonsense FROM"));
+    ck_assert_int_eq(crm_db_status(db), CRM_ERR);
+    ck_assert_ptr_null(crm_db_stmt(db, 2, "SELECT * FROM no_such_table"));
+    ck_assert_int_eq(crm_db_status(db), CRM_ERR);
+    ck_assert_ptr_null(crm_db_stmt(db, 256, "SELECT 1"));
+    ck_assert_int_eq(crm_db_status(db), CRM_ERR);
+    ck_assert_ptr_nonnull(crm_db_stmt(db, 3, "SELECT 3"));
+    ck_assert_ptr_null(crm_db_stmt(db, 3, "SELECT 4"));
+    ck_assert_int_eq(crm_db_status(db), CRM_ERR);
+    ck_assert_int_eq(crm_db_exec_sql(db, "SELEC 1"), CRM_ERR);
+    ck_assert_int_eq(crm_db_exec_sql(db, "SELECT 1; SELECT 2"), CRM_ERR); /* not multi */
+
+    /* None of that cost the connection. */
+    ck_assert_int_eq(crm_db_connected(db), 1);
+    ck_assert_uint_eq(crm_db_connects(db), 1);
+    ck_assert_int_eq(q_int(db, "SELECT COUNT(*) FROM t_dup"), 3);
+    exec_ok(db, "SELECT 1"); /* a result set through exec_sql is drained */
+    ck_assert_int_eq(q_int(db, "SELECT 7"), 7);
+    crm_db_free(db);
+}
+END_TEST
+
+START_TEST(transactions)
+{
+    crm_db *db = open_test_db();
+    crm_db *other = open_test_db();
+    exec_ok(db, "CREATE TABLE t_tx (id INT NOT NULL PRIMARY KEY) ENGINE=InnoDB");
+    const char *ins = "INSERT INTO t_tx (id) VALUES (?)";
+    const char *count = "SELECT COUNT(*) FROM t_tx";
+
+    ck_assert_int_eq(crm_db_begin(db), CRM_OK);
+    crm_stmt *st = stmt(db, ins);
+    crm_stmt_bind_int(st, 0, 1);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    ck_assert_int_eq(q_int(db, count), 1);
+    ck_assert_int_eq(q_int(other, count), 0);
+    ck_assert_int_eq(crm_db_rollback(db), CRM_OK);
+    ck_assert_int_eq(q_int(db, count), 0);
+
+    ck_assert_int_eq(crm_db_begin(db), CRM_OK);
+    crm_stmt_bind_int(st, 0, 2);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    ck_assert_int_eq(q_int(other, count), 0);
+    ck_assert_int_eq(crm_db_commit(db), CRM_OK);
+    ck_assert_int_eq(q_int(other, count), 1);
+
+    /* A begin inside a forgotten transaction rolls that one back rather
+       than committing it (which START TRANSACTION alone would do). */
+    ck_assert_int_eq(crm_db_begin(db), CRM_OK);
+    crm_stmt_bind_int(st, 0, 3);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    ck_assert_int_eq(crm_db_begin(db), CRM_OK);
+    crm_stmt_bind_int(st, 0, 4);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    ck_assert_int_eq(crm_db_commit(db), CRM_OK);
+    ck_assert_int_eq(q_int(other, "SELECT SUM(id) FROM t_tx"), 2 + 4);
+
+    /* A duplicate inside a transaction leaves it usable. */
+    ck_assert_int_eq(crm_db_begin(db), CRM_OK);
+    crm_stmt_bind_int(st, 0, 2);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_DUP);
+    crm_stmt_bind_int(st, 0, 5);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    ck_assert_int_eq(crm_db_commit(db), CRM_OK);
+    ck_assert_int_eq(q_int(other, count), 3);
+    crm_db_free(other);
+    crm_db_free(db);
+}
+END_TEST
+
+START_TEST(lock_wait_is_conflict)
+{
+    crm_db *a = open_test_db();
+    crm_db *b = open_test_db();
+    exec_ok(a, "CREATE TABLE t_lw (id INT NOT NULL PRIMARY KEY, v INT NOT NULL) ENGINE=InnoDB");
+    exec_ok(a, "INSERT INTO t_lw VALUES (1, 0)");
+    exec_ok(b, "SET SESSION innodb_lock_wait_timeout = 1");
+    const char *upd = "UPDATE t_lw SET v = v + 1 WHERE id = ?";
+
+    ck_assert_int_eq(crm_db_begin(a), CRM_OK);
+    crm_stmt *sa = stmt(a, upd);
+    crm_stmt_bind_int(sa, 0, 1);
+    ck_assert_int_eq(crm_stmt_exec(sa), CRM_OK);
+
+    ck_assert_int_eq(crm_db_begin(b), CRM_OK);
+    crm_stmt *sb = stmt(b, upd);
+    crm_stmt_bind_int(sb, 0, 1);
+    ck_assert_int_eq(crm_stmt_exec(sb), CRM_CONFLICT);
+    ck_assert_int_eq(crm_db_rollback(b), CRM_OK);
+    ck_assert_int_eq(crm_db_commit(a), CRM_OK);
+
+    /* Retried after the holder committed: goes through. */
+    ck_assert_int_eq(crm_db_begin(b), CRM_OK);
+    crm_stmt_bind_int(sb, 0, 1);
+    ck_assert_int_eq(crm_stmt_exec(sb), CRM_OK);
+    ck_assert_int_eq(crm_db_commit(b), CRM_OK);
+    ck_assert_int_eq(q_int(a, "SELECT v FROM t_lw WHERE id = 1"), 2);
+    crm_db_free(b);
+    crm_db_free(a);
+}
+END_TEST
+
+/* Com_stmt_prepare counts the prepares this session sent to the server. */
+static int64_t prepares(crm_db *db)
+{
+    return q_int(db, "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS"
+                     " WHERE VARIABLE_NAME = 'COM_STMT_PREPARE'");
+}
+
+START_TEST(statement_reuse)
+{
+    crm_db *db = open_test_db();
+    int64_t p0 = prepares(db);
+    const char *sql = "SELECT ? * 2";
+    crm_stmt *st = crm_db_stmt(db, 7, sql);
+    ck_assert_ptr_nonnull(st);
+    for (int i = 0; i < 500; i++) {
+        ck_assert_ptr_eq(crm_db_stmt(db, 7, sql), st);
+        crm_stmt_bind_int(st, 0, i);
+        ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+        ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
+        ck_assert_int_eq(crm_stmt_col_int(st, 0), 2 * i);
+        /* Rows left unread are freed by the next exec. */
+    }
+    ck_assert_int_eq(prepares(db) - p0, 1);
+
+    /* A buffered result survives other statements running meanwhile. */
+    exec_ok(db, "CREATE TABLE t_reuse (id INT NOT NULL PRIMARY KEY)");
+    exec_ok(db, "INSERT INTO t_reuse VALUES (1), (2), (3)");
+    crm_stmt *all = stmt(db, "SELECT id FROM t_reuse ORDER BY id");
+    ck_assert_int_eq(crm_stmt_exec(all), CRM_OK);
+    ck_assert_uint_eq(crm_stmt_affected(all), 3);
+    int64_t sum = 0;
+    while (crm_stmt_fetch(all) == CRM_OK) {
+        sum += crm_stmt_col_int(all, 0);
+        crm_stmt_bind_int(st, 0, 1);
+        ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    }
+    ck_assert_int_eq(sum, 6);
+    ck_assert_int_eq(prepares(db) - p0, 2);
+    crm_db_free(db);
+}
+END_TEST
+
+START_TEST(lost_connection_reconnects)
+{
+    crm_db *db = open_test_db();
+    const char *sql = "SELECT ? + 1";
+    crm_stmt *st = stmt(db, sql);
+    crm_stmt *other = stmt(db, "SELECT 'other'");
+    int64_t id = conn_id(db);
+    kill_conn(id);
+
+    crm_stmt_bind_int(st, 0, 1);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_GONE);
+    ck_assert_int_eq(crm_db_status(db), CRM_GONE);
+    ck_assert_int_eq(crm_db_connected(db), 0);
+    /* Statements of the lost connection keep answering GONE, harmlessly. */
+    ck_assert_int_eq(crm_stmt_exec(other), CRM_GONE);
+    ck_assert_int_eq(crm_stmt_fetch(other), CRM_GONE);
+
+    /* The next call reconnects and prepares again. */
+    st = stmt(db, sql);
+    ck_assert_int_eq(crm_db_connected(db), 1);
+    ck_assert_uint_eq(crm_db_connects(db), 2);
+    crm_stmt_bind_int(st, 0, 41);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_col_int(st, 0), 42);
+    crm_stmt_done(st);
+    ck_assert_int_ne(conn_id(db), id);
+    char *s = q_str(db, "SELECT 'other'");
+    ck_assert_str_eq(s, "other");
+    free(s);
+    /* The new session has the same settings. */
+    char *tz = q_str(db, "SELECT @@session.time_zone");
+    ck_assert_str_eq(tz, "+00:00");
+    free(tz);
+
+    /* exec_sql notices too; begin reconnects. */
+    kill_conn(conn_id(db));
+    ck_assert_int_eq(crm_db_exec_sql(db, "DO 1"), CRM_GONE);
+    ck_assert_int_eq(crm_db_connected(db), 0);
+    ck_assert_int_eq(crm_db_begin(db), CRM_OK);
+    ck_assert_uint_eq(crm_db_connects(db), 3);
+    ck_assert_int_eq(crm_db_commit(db), CRM_OK);
+
+    /* ping notices, and the ping after reconnects. */
+    kill_conn(conn_id(db));
+    ck_assert_int_eq(crm_db_ping(db), CRM_GONE);
+    ck_assert_int_eq(crm_db_ping(db), CRM_OK);
+    ck_assert_uint_eq(crm_db_connects(db), 4);
+    crm_db_free(db);
+}
+END_TEST
+
+START_TEST(lost_connection_in_transaction)
+{
+    crm_db *db = open_test_db();
+    exec_ok(db, "CREATE TABLE t_lost (id INT NOT NULL PRIMARY KEY) ENGINE=InnoDB");
+    const char *ins = "INSERT INTO t_lost (id) VALUES (?)";
+    ck_assert_int_eq(crm_db_begin(db), CRM_OK);
+    crm_stmt *st = stmt(db, ins);
+    crm_stmt_bind_int(st, 0, 1);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    kill_conn(conn_id(db));
+    crm_stmt_bind_int(st, 0, 2);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_GONE);
+
+    /* Until the caller ends the transaction nothing reconnects: the rest
+       of it must not run in autocommit on a new connection. */
+    ck_assert_ptr_null(crm_db_stmt(db, key_for(ins), ins));
+    ck_assert_int_eq(crm_db_status(db), CRM_GONE);
+    ck_assert_int_eq(crm_db_exec_sql(db, "DO 1"), CRM_GONE);
+    ck_assert_uint_eq(crm_db_connects(db), 1);
+    ck_assert_int_eq(crm_db_commit(db), CRM_GONE);
+
+    /* Ended: the next call reconnects; the lost transaction left nothing. */
+    ck_assert_int_eq(q_int(db, "SELECT COUNT(*) FROM t_lost"), 0);
+    ck_assert_uint_eq(crm_db_connects(db), 2);
+
+    /* Same with rollback, which has nothing left to undo. */
+    ck_assert_int_eq(crm_db_begin(db), CRM_OK);
+    st = stmt(db, ins);
+    kill_conn(conn_id(db));
+    crm_stmt_bind_int(st, 0, 3);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_GONE);
+    ck_assert_int_eq(crm_db_rollback(db), CRM_OK);
+    st = stmt(db, ins);
+    crm_stmt_bind_int(st, 0, 3);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    ck_assert_uint_eq(crm_db_connects(db), 3);
+    crm_db_free(db);
+}
+END_TEST
+
+START_TEST(named_locks)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "crm_test_lock_%ld", (long)getpid());
+    crm_db *a = open_test_db();
+    crm_db *b = open_test_db();
+    ck_assert_int_eq(crm_db_lock(a, name, 0), CRM_OK);
+    ck_assert_int_eq(crm_db_lock(b, name, 0), CRM_CONFLICT);
+    double t0 = now_s();
+    ck_assert_int_eq(crm_db_lock(b, name, 1), CRM_CONFLICT);
+    ck_assert_double_ge(now_s() - t0, 0.9);
+    ck_assert_int_eq(crm_db_unlock(b, name), CRM_NOTFOUND); /* not b's */
+    ck_assert_int_eq(crm_db_unlock(a, name), CRM_OK);
+    ck_assert_int_eq(crm_db_unlock(a, name), CRM_NOTFOUND);
+    ck_assert_int_eq(crm_db_lock(b, name, 0), CRM_OK);
+    ck_assert_int_eq(crm_db_lock(a, name, 0), CRM_CONFLICT);
+    /* A lost connection releases its locks. */
+    kill_conn(conn_id(b));
+    ck_assert_int_eq(crm_db_ping(b), CRM_GONE);
+    ck_assert_int_eq(crm_db_unlock(b, name), CRM_GONE);
+    ck_assert_int_eq(crm_db_lock(a, name, 5), CRM_OK);
+    ck_assert_int_eq(crm_db_unlock(a, name), CRM_OK);
+    /* Lock statements do not take callers' keys. */
+    for (unsigned k = 0; k < 256; k += 85)
+        ck_assert_ptr_nonnull(crm_db_stmt(a, k, "SELECT 1"));
+    ck_assert_int_eq(crm_db_lock(a, name, 0), CRM_OK);
+    crm_db_free(b);
+    crm_db_free(a);
+}
+END_TEST
+
+START_TEST(multi_statements)
+{
+    crm_db *db = open_db(t_dbname, 1);
+    exec_ok(db, "CREATE TABLE t_multi (i INT NOT NULL);"
+                " INSERT INTO t_multi VALUES (1), (2);"
+                " SELECT * FROM t_multi; SELECT 'x', 'y';"
+                " INSERT INTO t_multi VALUES (3)");
+    ck_assert_int_eq(q_int(db, "SELECT COUNT(*) FROM t_multi"), 3);
+    /* An error in the middle: statements before it stay, after it do not run. */
+    ck_assert_int_eq(crm_db_exec_sql(db, "INSERT INTO t_multi VALUES (4);"
+                                         " INSERT INTO t_no_such VALUES (1);"
+                                         " INSERT INTO t_multi VALUES (5)"),
+                     CRM_ERR);
+    ck_assert_int_eq(crm_db_connected(db), 1);
+    ck_assert_int_eq(q_int(db, "SELECT SUM(i) FROM t_multi"), 1 + 2 + 3 + 4);
+    exec_ok(db, "DO 1;");
+    ck_assert_int_eq(q_int(db, "SELECT 5"), 5);
+    crm_db_free(db);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- */
+
+START_TEST(environment_missing)
+{
+    ck_abort_msg("CRM_TEST_DB_SOCKET is not set: these tests need a live MariaDB/MySQL "
+                 "(CRM_TEST_DB_SOCKET, CRM_TEST_DB_USER, CRM_TEST_DB_PASSWORD)");
+}
+END_TEST
+
+/* Create or drop the scratch database; identifiers cannot be bound, and
+   the name is ours (a prefix and our pid). */
+static int scratch(const char *verb)
+{
+    char sql[128];
+    crm_db *db = open_db(NULL, 0);
+    snprintf(sql, sizeof(sql), "%s DATABASE %s`%s`", verb,
+             strcmp(verb, "DROP") == 0 ? "IF EXISTS " : "", t_dbname);
+    int rc = crm_db_exec_sql(db, sql);
+    crm_db_free(db);
+    return rc;
+}
+
+static Suite *db_suite(void)
+{
+    Suite *s = suite_create("crm_db");
+    TCase *tc = tcase_create("live");
+    tcase_set_timeout(tc, 60);
+    if (t_socket == NULL) {
+        tcase_add_test(tc, environment_missing);
+    } else {
+        tcase_add_test(tc, session_settings);
+        tcase_add_test(tc, connect_failure);
+        tcase_add_test(tc, bind_fetch_ints);
+        tcase_add_test(tc, bind_fetch_strings);
+        tcase_add_test(tc, duplicate_and_errors);
+        tcase_add_test(tc, transactions);
+        tcase_add_test(tc, lock_wait_is_conflict);
+        tcase_add_test(tc, statement_reuse);
+        tcase_add_test(tc, lost_connection_reconnects);
+        tcase_add_test(tc, lost_connection_in_transaction);
+        tcase_add_test(tc, named_locks);
+        tcase_add_test(tc, multi_statements);
+    }
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    crm_log_init("test_crm_db", CRM_LOG_WARN);
+    t_socket = getenv("CRM_TEST_DB_SOCKET");
+    if (t_socket != NULL && *t_socket == '\0')
+        t_socket = NULL;
+    t_user = getenv("CRM_TEST_DB_USER");
+    t_password = getenv("CRM_TEST_DB_PASSWORD");
+    snprintf(t_dbname, sizeof(t_dbname), "crm_test_db_%ld", (long)getpid());
+    if (t_socket == NULL)
+        fprintf(stderr, "test_crm_db: FAIL: CRM_TEST_DB_SOCKET is not set\n");
+    else if (scratch("DROP") != CRM_OK || scratch("CREATE") != CRM_OK) {
+        fprintf(stderr, "test_crm_db: FAIL: cannot create database %s over %s\n", t_dbname,
+                t_socket);
+        return EXIT_FAILURE;
+    }
+
+    SRunner *sr = srunner_create(db_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    if (t_socket != NULL && scratch("DROP") != CRM_OK)
+        failed++;
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
