@@ -36,7 +36,7 @@ typedef my_bool db_bool;
 typedef bool db_bool;
 #endif
 
-#define DB_KEYS 256 /* keys callers may use: 0..255 */
+#define DB_KEYS CRM_DB_MAX_STMTS /* keys callers may use */
 /* Slots past the callers' keys hold this module's own statements. */
 enum { SLOT_GET_LOCK = DB_KEYS, SLOT_RELEASE_LOCK, DB_SLOTS };
 
@@ -63,6 +63,7 @@ enum {
     E_SERVER_GONE = 2006,
     E_SERVER_LOST = 2013,
     E_SERVER_LOST_EXTENDED = 2055,
+    E_NEW_STMT_METADATA = 2057,
     /* MySQL 8: disconnected by the server. MariaDB uses the number for a
        trigger error (ER_REFERENCED_TRG_DOES_NOT_EXIST): see db_map. */
     E_CLIENT_INTERACTION_TIMEOUT = 4031,
@@ -397,9 +398,15 @@ static int stmt_prepare(crm_db *db, crm_stmt *st)
         stmt_close(st);
         return rc;
     }
-    st->nparams = (unsigned)mysql_stmt_param_count(st->h);
-    st->pbind = crm_xcalloc(st->nparams, sizeof(*st->pbind));
-    st->params = crm_xcalloc(st->nparams, sizeof(*st->params));
+    unsigned n = (unsigned)mysql_stmt_param_count(st->h);
+    if (st->params == NULL || n != st->nparams) {
+        /* Kept otherwise, so that binds survive preparing again. */
+        free(st->params);
+        free(st->pbind);
+        st->params = crm_xcalloc(n, sizeof(*st->params));
+        st->pbind = crm_xcalloc(n, sizeof(*st->pbind));
+        st->nparams = n;
+    }
     int rc = stmt_setup_result(st, "prepare");
     if (rc != CRM_OK)
         stmt_close(st);
@@ -558,17 +565,27 @@ int crm_stmt_exec(crm_stmt *st)
     st->insert_id = 0;
     if (params_bind(st) != CRM_OK)
         goto out;
-    if (st->nparams > 0 && mysql_stmt_bind_param(st->h, st->pbind) != 0) {
-        rc = stmt_fail(st, "bind");
-        goto out;
+    for (int again = 0;; again++) {
+        if (st->nparams > 0 && mysql_stmt_bind_param(st->h, st->pbind) != 0) {
+            rc = stmt_fail(st, "bind");
+            goto out;
+        }
+        if (mysql_stmt_execute(st->h) == 0)
+            break;
+        if (again || mysql_stmt_errno(st->h) != E_NEW_STMT_METADATA) {
+            rc = stmt_fail(st, "execute");
+            goto out;
+        }
+        /* A table changed shape under the statement (SELECT * after an
+           ALTER): the library insists on a fresh prepare. */
+        crm_log_warn("db: statement %u: its columns changed; preparing it again", st->key);
+        mysql_stmt_close(st->h);
+        st->h = NULL;
+        if ((rc = stmt_prepare(db, st)) != CRM_OK)
+            goto out;
     }
-    if (mysql_stmt_execute(st->h) != 0) {
-        rc = stmt_fail(st, "execute");
-        goto out;
-    }
-    unsigned nfields = mysql_stmt_field_count(st->h);
-    if (nfields != st->ncols) {
-        /* The server re-prepared after a schema change: new columns. */
+    if (mysql_stmt_field_count(st->h) != st->ncols) {
+        /* Same, for a client library that takes the new columns as they come. */
         rc = stmt_setup_result(st, "execute");
         if (rc != CRM_OK)
             goto out;

@@ -9,7 +9,7 @@
  * stays half applied and unrecorded: the run stops there, and migrations
  * are written to be re-runnable (IF NOT EXISTS).
  *
- * The statements use keys 253 to 255 of the connection's statement cache;
+ * The statements use keys 505 to 507 of the connection's statement cache;
  * crm_db refuses loudly if a service's own statement claims the same key.
  */
 #include "crm_migrate.h"
@@ -24,9 +24,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define KEY_EXISTS   253
-#define KEY_RECORDED 254
-#define KEY_RECORD   255
+#define KEY_EXISTS   505
+#define KEY_RECORDED 506
+#define KEY_RECORD   507
 #define LOCK_WAIT    60          /* seconds to wait for another runner */
 #define LOCK_POLL_MS 200         /* between two tries of the lock */
 #define FILE_MAX     (16u << 20) /* no migration file is bigger */

@@ -524,6 +524,23 @@ START_TEST(statement_reuse)
     }
     ck_assert_int_eq(sum, 6);
     ck_assert_int_eq(prepares(db) - p0, 2);
+
+    /* A table changes shape under a prepared SELECT *: the new columns
+       are bound at the next exec. */
+    exec_ok(db, "CREATE TABLE t_shape (a INT NOT NULL)");
+    exec_ok(db, "INSERT INTO t_shape VALUES (1)");
+    crm_stmt *shape = stmt(db, "SELECT * FROM t_shape");
+    ck_assert_int_eq(crm_stmt_exec(shape), CRM_OK);
+    ck_assert_int_eq(crm_stmt_fetch(shape), CRM_OK);
+    ck_assert_int_eq(crm_stmt_col_int(shape, 0), 1);
+    exec_ok(db, "ALTER TABLE t_shape ADD COLUMN b VARCHAR(10) NOT NULL DEFAULT 'bee'");
+    ck_assert_int_eq(crm_stmt_exec(shape), CRM_OK);
+    ck_assert_int_eq(crm_stmt_fetch(shape), CRM_OK);
+    ck_assert_int_eq(crm_stmt_col_int(shape, 0), 1);
+    ck_assert_str_eq(crm_stmt_col_str(shape, 1, NULL), "bee");
+    crm_stmt_done(shape);
+    ck_assert_int_eq(q_int(db, "SELECT 8"), 8);
+    ck_assert_uint_eq(crm_db_connects(db), 1);
     crm_db_free(db);
 }
 END_TEST
