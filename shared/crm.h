@@ -14,20 +14,20 @@
  */
 enum {
     CRM_OK = 0,
-    CRM_ERR = -1,       /* unexpected failure, already logged */
-    CRM_NOTFOUND = -2,  /* no such row / key / route */
-    CRM_DUP = -3,       /* unique key violation */
-    CRM_GONE = -4,      /* connection to the database lost */
-    CRM_INVALID = -5,   /* input rejected; details in the caller's context */
-    CRM_TOOBIG = -6,    /* input over a hard cap */
-    CRM_CONFLICT = -7,  /* version mismatch or lock conflict */
+    CRM_ERR = -1,      /* unexpected failure, already logged */
+    CRM_NOTFOUND = -2, /* no such row / key / route */
+    CRM_DUP = -3,      /* unique key violation */
+    CRM_GONE = -4,     /* connection to the database lost */
+    CRM_INVALID = -5,  /* input rejected; details in the caller's context */
+    CRM_TOOBIG = -6,   /* input over a hard cap */
+    CRM_CONFLICT = -7, /* version mismatch or lock conflict */
 };
 
 #define CRM_NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 #if defined(__GNUC__)
 #define CRM_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#define CRM_NORETURN __attribute__((noreturn))
+#define CRM_NORETURN     __attribute__((noreturn))
 #else
 #define CRM_PRINTF(f, a)
 #define CRM_NORETURN

@@ -25,8 +25,8 @@ typedef struct cleanup {
 } cleanup;
 
 struct crm_arena {
-    block *head;     /* current block (most recent) */
-    block *first;    /* kept across resets */
+    block *head;  /* current block (most recent) */
+    block *first; /* kept across resets */
     size_t block_size;
     size_t used;
     cleanup *cleanups;

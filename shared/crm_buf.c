@@ -108,13 +108,27 @@ int crm_buf_json_str(crm_buf *b, const char *s, size_t n)
         size_t outn = 2;
 
         switch (c) {
-        case '"': out = "\\\""; break;
-        case '\\': out = "\\\\"; break;
-        case '\n': out = "\\n"; break;
-        case '\r': out = "\\r"; break;
-        case '\t': out = "\\t"; break;
-        case '\b': out = "\\b"; break;
-        case '\f': out = "\\f"; break;
+        case '"':
+            out = "\\\"";
+            break;
+        case '\\':
+            out = "\\\\";
+            break;
+        case '\n':
+            out = "\\n";
+            break;
+        case '\r':
+            out = "\\r";
+            break;
+        case '\t':
+            out = "\\t";
+            break;
+        case '\b':
+            out = "\\b";
+            break;
+        case '\f':
+            out = "\\f";
+            break;
         default:
             if (c < 0x20) {
                 esc[0] = '\\';

@@ -10,15 +10,15 @@
 #include <stdarg.h>
 
 typedef struct {
-    char *data;   /* always NUL-terminated when len > 0 or after any append */
+    char *data; /* always NUL-terminated when len > 0 or after any append */
     size_t len;
     size_t size;
-    size_t cap;   /* appends past this fail with CRM_TOOBIG; 0 = no cap */
+    size_t cap; /* appends past this fail with CRM_TOOBIG; 0 = no cap */
 } crm_buf;
 
 void crm_buf_init(crm_buf *b, size_t cap);
 void crm_buf_free(crm_buf *b);
-void crm_buf_reset(crm_buf *b);        /* len = 0, memory kept */
+void crm_buf_reset(crm_buf *b); /* len = 0, memory kept */
 
 /* Appends return CRM_OK or CRM_TOOBIG (buffer unchanged). */
 int crm_buf_append(crm_buf *b, const void *p, size_t n);

@@ -13,13 +13,13 @@
 typedef enum { CRM_CONF_STR, CRM_CONF_INT } crm_conf_type;
 
 typedef struct {
-    const char *env;      /* "CRM_WORKERS" */
+    const char *env; /* "CRM_WORKERS" */
     crm_conf_type type;
-    const char *def;      /* default as text; NULL: no default (string
-                             stays NULL; an INT without default is required) */
-    long min, max;        /* bounds for INT */
-    size_t offset;        /* offsetof(struct, field): long or char* */
-    int secret;           /* never printed (crm_config_dump) */
+    const char *def; /* default as text; NULL: no default (string
+                        stays NULL; an INT without default is required) */
+    long min, max;   /* bounds for INT */
+    size_t offset;   /* offsetof(struct, field): long or char* */
+    int secret;      /* never printed (crm_config_dump) */
     const char *help;
 } crm_conf_entry;
 
@@ -32,26 +32,26 @@ int crm_config_read(const crm_conf_entry *table, size_t n, void *base, char *err
 
 /* The settings every service has. */
 typedef struct {
-    char *service;        /* set by the program, not the environment */
-    char *listen;         /* CRM_LISTEN: "unix:/path" or "host:port" */
-    long backlog;         /* CRM_BACKLOG */
-    long workers;         /* CRM_WORKERS: 0 = 2 x cores */
-    long max_requests;    /* CRM_MAX_REQUESTS: recycle a worker after this */
-    long drain_seconds;   /* CRM_DRAIN_SECONDS: SIGTERM deadline */
-    char *admin_addr;     /* CRM_ADMIN_ADDR */
-    long admin_port;      /* CRM_ADMIN_PORT: 0 = no admin port */
-    long body_max;        /* CRM_BODY_MAX: bytes */
-    char *log_level;      /* CRM_LOG_LEVEL */
-    char *db_host;        /* CRM_DB_HOST */
-    long db_port;         /* CRM_DB_PORT */
-    char *db_socket;      /* CRM_DB_SOCKET: unix socket, wins over host */
-    char *db_name;        /* CRM_DB_NAME */
-    char *db_user;        /* CRM_DB_USER */
-    char *db_password;    /* CRM_DB_PASSWORD(_FILE) */
+    char *service;             /* set by the program, not the environment */
+    char *listen;              /* CRM_LISTEN: "unix:/path" or "host:port" */
+    long backlog;              /* CRM_BACKLOG */
+    long workers;              /* CRM_WORKERS: 0 = 2 x cores */
+    long max_requests;         /* CRM_MAX_REQUESTS: recycle a worker after this */
+    long drain_seconds;        /* CRM_DRAIN_SECONDS: SIGTERM deadline */
+    char *admin_addr;          /* CRM_ADMIN_ADDR */
+    long admin_port;           /* CRM_ADMIN_PORT: 0 = no admin port */
+    long body_max;             /* CRM_BODY_MAX: bytes */
+    char *log_level;           /* CRM_LOG_LEVEL */
+    char *db_host;             /* CRM_DB_HOST */
+    long db_port;              /* CRM_DB_PORT */
+    char *db_socket;           /* CRM_DB_SOCKET: unix socket, wins over host */
+    char *db_name;             /* CRM_DB_NAME */
+    char *db_user;             /* CRM_DB_USER */
+    char *db_password;         /* CRM_DB_PASSWORD(_FILE) */
     char *db_migrate_user;     /* CRM_DB_MIGRATE_USER: DDL user for migrate */
     char *db_migrate_password; /* CRM_DB_MIGRATE_PASSWORD(_FILE) */
-    long db_timeout;      /* CRM_DB_TIMEOUT: connect/read/write seconds */
-    char *sql_dir;        /* CRM_SQL_DIR: migrations of this service */
+    long db_timeout;           /* CRM_DB_TIMEOUT: connect/read/write seconds */
+    char *sql_dir;             /* CRM_SQL_DIR: migrations of this service */
 } crm_config;
 
 extern const crm_conf_entry crm_config_table[];

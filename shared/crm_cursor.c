@@ -83,13 +83,16 @@ int crm_cursor_decode(crm_arena *a, const char *cursor, const char **sort, const
         return CRM_INVALID;
     char *idp = nl1 + 1;
     char *nl2 = strchr(idp, '\n');
-    if (nl2 == NULL || nl2 == idp || nl2 - idp > 18)
+    if (nl2 == NULL || nl2 == idp)
         return CRM_INVALID;
     int64_t v = 0;
     for (char *p = idp; p < nl2; p++) {
         if (*p < '0' || *p > '9')
             return CRM_INVALID;
-        v = v * 10 + (*p - '0');
+        int d = *p - '0';
+        if (v > (INT64_MAX - d) / 10)
+            return CRM_INVALID; /* past INT64_MAX: not an id we encoded */
+        v = v * 10 + d;
     }
     if (v <= 0)
         return CRM_INVALID;

@@ -22,12 +22,12 @@ typedef struct crm_stmt crm_stmt;
 typedef struct {
     const char *host;
     unsigned port;
-    const char *socket;     /* wins over host/port when set */
+    const char *socket; /* wins over host/port when set */
     const char *user;
     const char *password;
     const char *database;
-    unsigned timeout;       /* connect, read and write, seconds */
-    int multi_statements;   /* for migrations only */
+    unsigned timeout;     /* connect, read and write, seconds */
+    int multi_statements; /* for migrations only */
 } crm_db_opts;
 
 /* Copies opts. Does not connect yet. Never NULL. */

@@ -12,12 +12,12 @@
 typedef enum {
     CRM_FIELD_NULL,
     CRM_FIELD_BOOL,
-    CRM_FIELD_INT,     /* JSON integer that fits int64 */
-    CRM_FIELD_NUMBER,  /* JSON number that is not an int64 (fraction,
-                          exponent, or out of range): `d`, `str` = text */
-    CRM_FIELD_STRING,  /* `str`/`len`: valid UTF-8, no NUL byte */
-    CRM_FIELD_ARRAY,   /* `items`/`n` (item names are NULL) */
-    CRM_FIELD_OBJECT,  /* `items`/`n` (members, in document order) */
+    CRM_FIELD_INT,    /* JSON integer that fits int64 */
+    CRM_FIELD_NUMBER, /* JSON number that is not an int64 (fraction,
+                         exponent, or out of range): `d`, `str` = text */
+    CRM_FIELD_STRING, /* `str`/`len`: valid UTF-8, no NUL byte */
+    CRM_FIELD_ARRAY,  /* `items`/`n` (item names are NULL) */
+    CRM_FIELD_OBJECT, /* `items`/`n` (members, in document order) */
 } crm_field_type;
 
 typedef struct crm_field {
@@ -33,8 +33,8 @@ typedef struct crm_field {
 } crm_field;
 
 typedef struct {
-    int form;                 /* parsed from x-www-form-urlencoded */
-    const crm_field *items;   /* top-level members, document order */
+    int form;               /* parsed from x-www-form-urlencoded */
+    const crm_field *items; /* top-level members, document order */
     size_t n;
 } crm_fields;
 

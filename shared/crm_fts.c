@@ -9,10 +9,9 @@
 
 /* InnoDB's default stop word list (INNODB_FT_DEFAULT_STOPWORD). */
 static const char *const stopwords[] = {
-    "a",    "about", "an",  "are",  "as",   "at",   "be",    "by",    "com",
-    "de",   "en",    "for", "from", "how",  "i",    "in",    "is",    "it",
-    "la",   "of",    "on",  "or",   "that", "the",  "this",  "to",    "was",
-    "what", "when",  "where", "who", "will", "with", "und",  "www",   NULL,
+    "a",    "about", "an",  "are",  "as",   "at",    "be",  "by",   "com",  "de",  "en",   "for",
+    "from", "how",   "i",   "in",   "is",   "it",    "la",  "of",   "on",   "or",  "that", "the",
+    "this", "to",    "was", "what", "when", "where", "who", "will", "with", "und", "www",  NULL,
 };
 
 static int is_word_byte(unsigned char c)

@@ -8,7 +8,7 @@
 #include "crm_arena.h"
 
 #define CRM_FTS_MAX_WORDS 8
-#define CRM_FTS_MIN_WORD 3 /* innodb_ft_min_token_size default */
+#define CRM_FTS_MIN_WORD  3 /* innodb_ft_min_token_size default */
 
 /*
  * Split q into words (letters and digits, any non-ASCII character counts

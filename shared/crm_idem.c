@@ -131,8 +131,8 @@ int crm_idem_claim(crm_idem *idem, crm_db *db, crm_arena *a)
     return CRM_ERR;
 }
 
-int crm_idem_store(crm_idem *idem, crm_db *db, int status, const char *location,
-                   const char *etag, const char *body, size_t len)
+int crm_idem_store(crm_idem *idem, crm_db *db, int status, const char *location, const char *etag,
+                   const char *body, size_t len)
 {
     if (idem->key == NULL)
         return CRM_OK;

@@ -15,11 +15,11 @@
 #include "crm_req.h"
 
 #define CRM_IDEM_TTL_HOURS 24
-#define CRM_IDEM_KEY_MAX 255
+#define CRM_IDEM_KEY_MAX   255
 
 typedef struct {
-    const char *scope;     /* route, e.g. "customers.create" */
-    const char *key;       /* NULL: no Idempotency-Key sent */
+    const char *scope; /* route, e.g. "customers.create" */
+    const char *key;   /* NULL: no Idempotency-Key sent */
     unsigned char hash[32];
     /* filled by crm_idem_claim when replaying */
     int replay;
@@ -46,8 +46,8 @@ int crm_idem_init(crm_idem *idem, crm_req *r, const char *scope);
 int crm_idem_claim(crm_idem *idem, crm_db *db, crm_arena *a);
 
 /* In the same transaction, after the change: store the response. */
-int crm_idem_store(crm_idem *idem, crm_db *db, int status, const char *location,
-                   const char *etag, const char *body, size_t len);
+int crm_idem_store(crm_idem *idem, crm_db *db, int status, const char *location, const char *etag,
+                   const char *body, size_t len);
 
 /* Send the stored response again, marked Idempotent-Replayed: true. */
 int crm_idem_replay(crm_idem *idem, crm_req *r);

@@ -20,8 +20,8 @@ void crm_log_set_request(const char *request_id);
 void crm_log(int level, const char *fmt, ...) CRM_PRINTF(2, 3);
 
 #define crm_log_debug(...) crm_log(CRM_LOG_DEBUG, __VA_ARGS__)
-#define crm_log_info(...) crm_log(CRM_LOG_INFO, __VA_ARGS__)
-#define crm_log_warn(...) crm_log(CRM_LOG_WARN, __VA_ARGS__)
+#define crm_log_info(...)  crm_log(CRM_LOG_INFO, __VA_ARGS__)
+#define crm_log_warn(...)  crm_log(CRM_LOG_WARN, __VA_ARGS__)
 #define crm_log_error(...) crm_log(CRM_LOG_ERROR, __VA_ARGS__)
 
 #endif

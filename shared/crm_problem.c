@@ -12,20 +12,34 @@
 const char *crm_problem_slug(int status)
 {
     switch (status) {
-    case 400: return "bad-request";
-    case 401: return "unauthorized";
-    case 403: return "forbidden";
-    case 404: return "not-found";
-    case 405: return "method-not-allowed";
-    case 409: return "conflict";
-    case 412: return "precondition-failed";
-    case 413: return "too-large";
-    case 415: return "unsupported-media-type";
-    case 422: return "validation";
-    case 428: return "precondition-required";
-    case 429: return "too-many-requests";
-    case 503: return "unavailable";
-    default: return status >= 500 ? "internal" : NULL;
+    case 400:
+        return "bad-request";
+    case 401:
+        return "unauthorized";
+    case 403:
+        return "forbidden";
+    case 404:
+        return "not-found";
+    case 405:
+        return "method-not-allowed";
+    case 409:
+        return "conflict";
+    case 412:
+        return "precondition-failed";
+    case 413:
+        return "too-large";
+    case 415:
+        return "unsupported-media-type";
+    case 422:
+        return "validation";
+    case 428:
+        return "precondition-required";
+    case 429:
+        return "too-many-requests";
+    case 503:
+        return "unavailable";
+    default:
+        return status >= 500 ? "internal" : NULL;
     }
 }
 
@@ -109,8 +123,7 @@ int crm_problem_send(crm_req *r, const crm_problem_t *p)
 
     if (p->status >= 500)
         crm_log_error("answered %d: %s", p->status, p->detail ? p->detail : title);
-    int status =
-        crm_res_send(r, p->status, "application/problem+json", b.data, b.len);
+    int status = crm_res_send(r, p->status, "application/problem+json", b.data, b.len);
     crm_buf_free(&b);
     return status;
 }

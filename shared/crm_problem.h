@@ -19,14 +19,14 @@ typedef struct {
 
 typedef struct {
     int status;
-    const char *type;        /* slug, sent as "/problems/<slug>"; NULL:
-                                "about:blank" */
-    const char *title;       /* NULL: the status's reason phrase */
-    const char *detail;      /* NULL: omitted */
+    const char *type;   /* slug, sent as "/problems/<slug>"; NULL:
+                           "about:blank" */
+    const char *title;  /* NULL: the status's reason phrase */
+    const char *detail; /* NULL: omitted */
     const crm_field_error *errors;
     size_t n_errors;
-    const char *extra;       /* NULL, or JSON members built by code, e.g.
-                                "\"allowed\":[\"confirm\"]" */
+    const char *extra; /* NULL, or JSON members built by code, e.g.
+                          "\"allowed\":[\"confirm\"]" */
 } crm_problem_t;
 
 /* Send p. Returns p->status. */

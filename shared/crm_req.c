@@ -15,8 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_PATH_PARAMS 4
-#define MAX_RES_HEADERS 16
+#define MAX_PATH_PARAMS  4
+#define MAX_RES_HEADERS  16
 #define MAX_QUERY_FIELDS 32
 
 typedef struct {
@@ -39,7 +39,7 @@ struct crm_req {
     pair params[MAX_PATH_PARAMS];
     size_t n_params;
 
-    int query_parsed;   /* 0: not yet, 1: ok, -1: did not parse */
+    int query_parsed; /* 0: not yet, 1: ok, -1: did not parse */
     crm_fields qfields;
 
     int body_read;
@@ -193,8 +193,8 @@ static int parse_query(crm_req *r, const char **why)
 {
     if (r->query_parsed == 0) {
         *why = NULL;
-        int rc = crm_form_parse(r->a, r->query, strlen(r->query), MAX_QUERY_FIELDS, &r->qfields,
-                                why);
+        int rc =
+            crm_form_parse(r->a, r->query, strlen(r->query), MAX_QUERY_FIELDS, &r->qfields, why);
         r->query_parsed = rc == CRM_OK ? 1 : -1;
         if (rc == CRM_TOOBIG)
             *why = "too many query parameters";
@@ -388,33 +388,60 @@ int crm_res_status(crm_req *r)
 const char *crm_http_reason(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 428: return "Precondition Required";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return status < 400 ? "OK" : "Error";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 303:
+        return "See Other";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 406:
+        return "Not Acceptable";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 428:
+        return "Precondition Required";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return status < 400 ? "OK" : "Error";
     }
 }
 

@@ -12,8 +12,8 @@
 
 static const crm_service *service;
 static const crm_config *config;
-static crm_db *worker_db;   /* the worker's connection */
-static crm_db *ready_db;    /* the supervisor's, for /readyz only */
+static crm_db *worker_db; /* the worker's connection */
+static crm_db *ready_db;  /* the supervisor's, for /readyz only */
 
 crm_db *crm_service_db(void)
 {

@@ -12,7 +12,7 @@
 #include "crm_pool.h"
 
 typedef struct {
-    const char *name;           /* "customers": schema, lock and log name */
+    const char *name; /* "customers": schema, lock and log name */
     const crm_route *routes;
     size_t n_routes;
     /* Called in each worker with its own database connection. */

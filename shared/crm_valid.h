@@ -71,8 +71,8 @@ int crm_valid_datetime(crm_valid *v, const char *name, int required, const char 
  * comma-separated items. Items are trimmed, each 1..item_max code points
  * of [a-z0-9_-] after lower-casing, duplicates removed, at most max_items.
  */
-int crm_valid_tags(crm_valid *v, const char *name, int required, size_t max_items,
-                   size_t item_max, const char ***out, size_t *n);
+int crm_valid_tags(crm_valid *v, const char *name, int required, size_t max_items, size_t item_max,
+                   const char ***out, size_t *n);
 
 /* Plain checks, usable on their own. */
 int crm_valid_is_email(const char *s);

@@ -18,15 +18,15 @@
 typedef struct {
     const char *params[32][2]; /* CGI name, value */
     size_t n_params;
-    const char *body;          /* delivered by read */
+    const char *body; /* delivered by read */
     size_t body_len;
     size_t pos;
-    size_t chunk;              /* at most this many bytes per read (0: all) */
-    long fail_after;           /* read fails once pos reaches this (-1: never) */
+    size_t chunk;    /* at most this many bytes per read (0: all) */
+    long fail_after; /* read fails once pos reaches this (-1: never) */
     int reads;
     int write_fails;
     int writes;
-    char *out;                 /* everything written */
+    char *out; /* everything written */
     size_t out_len;
 } fake;
 
@@ -403,6 +403,21 @@ START_TEST(test_query_check_bad_encoding)
 }
 END_TEST
 
+START_TEST(test_query_check_too_many)
+{
+    /* More parameters than the request keeps: 400, not a silent cut. */
+    char qs[512];
+    size_t n = 0;
+    for (int i = 0; i < 40; i++)
+        n += (size_t)snprintf(qs + n, sizeof(qs) - n, "%sq=%d", i ? "&" : "", i);
+    fake f;
+    json_object *o = check_rejects(qs, &f);
+    ck_assert_ptr_nonnull(jstr(o, "detail"));
+    json_object_put(o);
+    fake_done(&f);
+}
+END_TEST
+
 /* ---- body ---- */
 
 static char *pattern(size_t n)
@@ -415,8 +430,8 @@ static char *pattern(size_t n)
 }
 
 /* Read a body of n bytes with optional Content-Length, delivered in chunks. */
-static int read_body(size_t cap, size_t n, const char *cl, size_t chunk, fake *f,
-                     const char **body, size_t *len)
+static int read_body(size_t cap, size_t n, const char *cl, size_t chunk, fake *f, const char **body,
+                     size_t *len)
 {
     static char clbuf[32];
     char *data = pattern(n);
@@ -517,8 +532,7 @@ START_TEST(test_body_cap)
     ck_assert_int_eq(read_body(100, 5, "50", 0, &f, &body, &len), CRM_OK);
     fake_done(&f);
     /* A huge Content-Length is over any cap. */
-    ck_assert_int_eq(read_body(100, 5, "99999999999999999999999", 0, &f, &body, &len),
-                     CRM_TOOBIG);
+    ck_assert_int_eq(read_body(100, 5, "99999999999999999999999", 0, &f, &body, &len), CRM_TOOBIG);
     fake_done(&f);
 }
 END_TEST
@@ -715,10 +729,11 @@ START_TEST(test_send_empty_and_large)
         big[i] = (char)(i * 7);
     fake_init(&f);
     r = crm_req_new(arena, &fake_io, &f, 100);
-    crm_res_header(r, "X-Long", "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
-                                "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv");
-    ck_assert_int_eq(crm_res_send(r, 200, "application/octet-stream; x=\"a long parameter\"", big, n),
-                     200);
+    crm_res_header(r, "X-Long",
+                   "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
+                   "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv");
+    ck_assert_int_eq(
+        crm_res_send(r, 200, "application/octet-stream; x=\"a long parameter\"", big, n), 200);
     ck_assert_int_eq(f.writes, 1);
     ck_assert_str_eq(res_header(&f, "Content-Length"), "200000");
     ck_assert_str_eq(res_header(&f, "Content-Type"),
@@ -845,6 +860,7 @@ static Suite *req_suite(void)
     tcase_add_test(tc, test_query_check_unknown);
     tcase_add_test(tc, test_query_check_repeated);
     tcase_add_test(tc, test_query_check_bad_encoding);
+    tcase_add_test(tc, test_query_check_too_many);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("body");

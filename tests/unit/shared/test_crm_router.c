@@ -248,10 +248,10 @@ START_TEST(test_not_found)
         "/api/v1",
         "/api/v1/customer",
         "/api/v1/customersX",
-        "/api/v1/customers/",     /* trailing slash */
-        "/api/v1/customers/42/",  /* trailing slash after {id} */
+        "/api/v1/customers/",    /* trailing slash */
+        "/api/v1/customers/42/", /* trailing slash after {id} */
         "/api/v1/customers//",
-        "/api/v1/customers/abc",  /* {id} is digits only */
+        "/api/v1/customers/abc", /* {id} is digits only */
         "/api/v1/customers/4a2",
         "/api/v1/customers/42a",
         "/api/v1/customers/-1",
@@ -348,17 +348,15 @@ START_TEST(test_router_match)
     ck_assert_int_eq(crm_router_match(arena, "/a", "/ab", names, values, 4, &n), 0);
     ck_assert_int_eq(crm_router_match(arena, "/ab", "/a", names, values, 4, &n), 0);
     /* A {param} at the end of a segment followed by more pattern text. */
-    ck_assert_int_eq(crm_router_match(arena, "/a/{x}.json", "/a/5.json", names, values, 4, &n),
-                     0);
+    ck_assert_int_eq(crm_router_match(arena, "/a/{x}.json", "/a/5.json", names, values, 4, &n), 0);
     /* An unclosed brace never matches. */
     ck_assert_int_eq(crm_router_match(arena, "/a/{x", "/a/1", names, values, 4, &n), 0);
     /* More parameters than room: no match rather than an overflow. */
     ck_assert_int_eq(crm_router_match(arena, "/{a}/{b}/{c}", "/1/2/3", names, values, 2, &n), 0);
     /* Long digit runs are captured whole; the handler judges the value. */
-    ck_assert_int_eq(
-        crm_router_match(arena, "/a/{id}", "/a/000123456789012345678901234567890", names, values, 4,
-                         &n),
-        1);
+    ck_assert_int_eq(crm_router_match(arena, "/a/{id}", "/a/000123456789012345678901234567890",
+                                      names, values, 4, &n),
+                     1);
     ck_assert_str_eq(values[0], "000123456789012345678901234567890");
 }
 END_TEST

@@ -1,0 +1,344 @@
+/*
+ * test_crm_body.c - a request body into fields by content type: JSON
+ * (UTF-8 only), forms, 415 for anything else, 413 over the cap, 400 when
+ * the body does not parse.
+ */
+#include "crm_body.h"
+
+#include <check.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the fake transport ---- */
+
+typedef struct {
+    const char *content_type;
+    const char *content_length;
+    const char *body;
+    size_t body_len;
+    size_t pos;
+    int fail;
+    int reads;
+    int writes;
+    char out[16384];
+    size_t out_len;
+} fake;
+
+static long fake_read(void *ctx, char *buf, size_t n)
+{
+    fake *f = ctx;
+    f->reads++;
+    if (f->fail)
+        return -1;
+    size_t left = f->body_len - f->pos;
+    if (n > left)
+        n = left;
+    memcpy(buf, f->body + f->pos, n);
+    f->pos += n;
+    return (long)n;
+}
+
+static int fake_write(void *ctx, const char *buf, size_t n)
+{
+    fake *f = ctx;
+    ck_assert_uint_lt(f->out_len + n, sizeof(f->out));
+    memcpy(f->out + f->out_len, buf, n);
+    f->out_len += n;
+    f->out[f->out_len] = '\0';
+    f->writes++;
+    return CRM_OK;
+}
+
+static const char *fake_param(void *ctx, const char *name)
+{
+    fake *f = ctx;
+    if (strcmp(name, "CONTENT_TYPE") == 0)
+        return f->content_type;
+    if (strcmp(name, "CONTENT_LENGTH") == 0)
+        return f->content_length;
+    if (strcmp(name, "REQUEST_METHOD") == 0)
+        return "POST";
+    if (strcmp(name, "DOCUMENT_URI") == 0)
+        return "/api/v1/customers";
+    return NULL;
+}
+
+static const crm_req_io fake_io = { fake_read, fake_write, fake_param };
+
+static crm_arena *arena;
+static fake f;
+
+static void setup(void)
+{
+    arena = crm_arena_new(4096);
+}
+
+static void teardown(void)
+{
+    crm_arena_free(arena);
+}
+
+/* crm_body_fields over body with content type ct and a body cap. */
+static int parse(const char *ct, const char *body, size_t cap, crm_fields *out)
+{
+    memset(&f, 0, sizeof(f));
+    f.content_type = ct;
+    f.body = body;
+    f.body_len = strlen(body);
+    crm_req *r = crm_req_new(arena, &fake_io, &f, cap);
+    memset(out, 0, sizeof(*out));
+    int rc = crm_body_fields(r, out);
+    if (rc == CRM_OK) {
+        ck_assert_int_eq(f.writes, 0);
+        ck_assert_int_eq(crm_res_status(r), 0);
+    } else {
+        ck_assert_int_eq(f.writes, 1);
+        ck_assert_int_eq(crm_res_status(r), rc);
+    }
+    return rc;
+}
+
+/* The problem sent: checks status and type, returns the detail (static). */
+static const char *problem(int status, const char *type)
+{
+    static char detail[512];
+    char want[64];
+    snprintf(want, sizeof(want), "Status: %d ", status);
+    ck_assert_msg(strncmp(f.out, want, strlen(want)) == 0, "%s", f.out);
+    ck_assert_ptr_nonnull(strstr(f.out, "\r\nContent-Type: application/problem+json\r\n"));
+    json_object *o = json_tokener_parse(strstr(f.out, "\r\n\r\n") + 4);
+    ck_assert_ptr_nonnull(o);
+    json_object *v;
+    ck_assert(json_object_object_get_ex(o, "status", &v));
+    ck_assert_int_eq(json_object_get_int(v), status);
+    ck_assert(json_object_object_get_ex(o, "type", &v));
+    ck_assert_str_eq(json_object_get_string(v), type);
+    detail[0] = '\0';
+    if (json_object_object_get_ex(o, "detail", &v))
+        snprintf(detail, sizeof(detail), "%s", json_object_get_string(v));
+    json_object_put(o);
+    return detail;
+}
+
+static const char json_body[] = "{\"name\":\"Ada\",\"age\":36,\"vip\":true,\"tags\":[\"a\",\"b\"]}";
+
+START_TEST(test_json_types_accepted)
+{
+    static const char *const ok[] = {
+        "application/json",
+        "application/json; charset=utf-8",
+        "application/json;charset=utf-8",
+        "application/json; charset=UTF-8",
+        "application/json; charset=\"UTF-8\"",
+        "application/json; charset=\"utf-8\"",
+        "Application/JSON",
+        "application/json ; charset=utf-8",
+        " application/json",
+    };
+    for (size_t i = 0; i < CRM_NELEM(ok); i++) {
+        crm_fields fs;
+        ck_assert_msg(parse(ok[i], json_body, 1024, &fs) == CRM_OK, "refused %s", ok[i]);
+        ck_assert_int_eq(fs.form, 0);
+        ck_assert_uint_eq(fs.n, 4);
+    }
+}
+END_TEST
+
+START_TEST(test_unsupported_types)
+{
+    static const char *const bad[] = {
+        "application/json; charset=latin1",
+        "application/json; charset=iso-8859-1",
+        "application/json; charset=utf-16",
+        "application/json; charset=\"latin1\"",
+        "application/json; charset=",
+        "text/plain",
+        "text/json",
+        "application/jsonx",
+        "application/json-patch+json",
+        "application/xml",
+        "multipart/form-data; boundary=x",
+        "",
+    };
+    for (size_t i = 0; i < CRM_NELEM(bad); i++) {
+        crm_fields fs;
+        ck_assert_msg(parse(bad[i], json_body, 1024, &fs) == 415, "accepted \"%s\"", bad[i]);
+        problem(415, "/problems/unsupported-media-type");
+        /* The body is not even read. */
+        ck_assert_int_eq(f.reads, 0);
+    }
+    /* No Content-Type at all. */
+    crm_fields fs;
+    ck_assert_int_eq(parse(NULL, json_body, 1024, &fs), 415);
+    problem(415, "/problems/unsupported-media-type");
+}
+END_TEST
+
+START_TEST(test_json_fields)
+{
+    crm_fields fs;
+    ck_assert_int_eq(parse("application/json", json_body, 1024, &fs), CRM_OK);
+    const crm_field *v = crm_fields_get(&fs, "name");
+    ck_assert_ptr_nonnull(v);
+    ck_assert_int_eq(v->type, CRM_FIELD_STRING);
+    ck_assert_str_eq(v->str, "Ada");
+    ck_assert_uint_eq(v->len, 3);
+    v = crm_fields_get(&fs, "age");
+    ck_assert_ptr_nonnull(v);
+    ck_assert_int_eq(v->type, CRM_FIELD_INT);
+    ck_assert_int_eq(v->i, 36);
+    v = crm_fields_get(&fs, "vip");
+    ck_assert_int_eq(v->type, CRM_FIELD_BOOL);
+    ck_assert_int_eq(v->b, 1);
+    v = crm_fields_get(&fs, "tags");
+    ck_assert_int_eq(v->type, CRM_FIELD_ARRAY);
+    ck_assert_uint_eq(v->n, 2);
+    ck_assert_ptr_null(crm_fields_get(&fs, "missing"));
+    /* Document order. */
+    ck_assert_str_eq(fs.items[0].name, "name");
+    ck_assert_str_eq(fs.items[3].name, "tags");
+
+    ck_assert_int_eq(parse("application/json", "{}", 1024, &fs), CRM_OK);
+    ck_assert_uint_eq(fs.n, 0);
+}
+END_TEST
+
+START_TEST(test_form_fields)
+{
+    crm_fields fs;
+    ck_assert_int_eq(
+        parse("application/x-www-form-urlencoded",
+              "name=Ada+Lovelace&email=ada%40example.com&city=Z%C3%BCrich&empty=", 1024, &fs),
+        CRM_OK);
+    ck_assert_int_eq(fs.form, 1);
+    ck_assert_uint_eq(fs.n, 4);
+    const crm_field *v = crm_fields_get(&fs, "name");
+    ck_assert_int_eq(v->type, CRM_FIELD_STRING);
+    ck_assert_str_eq(v->str, "Ada Lovelace");
+    ck_assert_str_eq(crm_fields_get(&fs, "email")->str, "ada@example.com");
+    ck_assert_str_eq(crm_fields_get(&fs, "city")->str, "Z\xC3\xBCrich");
+    ck_assert_str_eq(crm_fields_get(&fs, "empty")->str, "");
+
+    ck_assert_int_eq(parse("application/x-www-form-urlencoded; charset=UTF-8", "a=1", 1024, &fs),
+                     CRM_OK);
+    ck_assert_str_eq(crm_fields_get(&fs, "a")->str, "1");
+    ck_assert_int_eq(parse("APPLICATION/X-WWW-FORM-URLENCODED", "a=1", 1024, &fs), CRM_OK);
+}
+END_TEST
+
+START_TEST(test_too_large)
+{
+    crm_fields fs;
+    /* By bytes received (no Content-Length). */
+    ck_assert_int_eq(parse("application/json", json_body, sizeof(json_body) - 2, &fs), 413);
+    problem(413, "/problems/too-large");
+    /* Exactly at the cap is fine. */
+    ck_assert_int_eq(parse("application/json", json_body, sizeof(json_body) - 1, &fs), CRM_OK);
+
+    /* By Content-Length, before reading. */
+    memset(&f, 0, sizeof(f));
+    f.content_type = "application/x-www-form-urlencoded";
+    f.content_length = "100000";
+    f.body = "a=1";
+    f.body_len = 3;
+    crm_req *r = crm_req_new(arena, &fake_io, &f, 1000);
+    ck_assert_int_eq(crm_body_fields(r, &fs), 413);
+    ck_assert_int_eq(f.reads, 0);
+    problem(413, "/problems/too-large");
+}
+END_TEST
+
+START_TEST(test_malformed)
+{
+    static const char *const bad_json[] = {
+        "",
+        "{",
+        "{\"a\":}",
+        "[1,2]",
+        "\"str\"",
+        "{\"a\":1} x",
+        "{\"a\":1,\"a\":2}",
+        "{'a':1}",
+        "{\"a\":\"\xFF\"}",
+        "{\"a\":\"\\u0000\"}",
+        "{\"a\":[[[[[[[[[[[[1]]]]]]]]]]]]}",
+    };
+    for (size_t i = 0; i < CRM_NELEM(bad_json); i++) {
+        crm_fields fs;
+        ck_assert_msg(parse("application/json", bad_json[i], 1024, &fs) == 400, "accepted %s",
+                      bad_json[i]);
+        const char *detail = problem(400, "/problems/malformed-body");
+        ck_assert_msg(detail[0] != '\0', "no detail for %s", bad_json[i]);
+    }
+
+    static const char *const bad_form[] = { "a=%zz", "a=%4", "a=1&a=2", "=x", "a=%FF", "a=%00" };
+    for (size_t i = 0; i < CRM_NELEM(bad_form); i++) {
+        crm_fields fs;
+        ck_assert_msg(parse("application/x-www-form-urlencoded", bad_form[i], 1024, &fs) == 400,
+                      "accepted %s", bad_form[i]);
+        const char *detail = problem(400, "/problems/malformed-body");
+        ck_assert_msg(detail[0] != '\0', "no detail for %s", bad_form[i]);
+    }
+
+    /* More form fields than allowed. */
+    char many[CRM_FORM_MAX_FIELDS * 8 + 16];
+    size_t n = 0;
+    for (int i = 0; i <= CRM_FORM_MAX_FIELDS; i++)
+        n += (size_t)snprintf(many + n, sizeof(many) - n, "%sf%d=1", i ? "&" : "", i);
+    crm_fields fs;
+    ck_assert_int_eq(parse("application/x-www-form-urlencoded", many, 4096, &fs), 400);
+    problem(400, "/problems/malformed-body");
+}
+END_TEST
+
+START_TEST(test_read_error)
+{
+    memset(&f, 0, sizeof(f));
+    f.content_type = "application/json";
+    f.fail = 1;
+    crm_req *r = crm_req_new(arena, &fake_io, &f, 1000);
+    crm_fields fs;
+    ck_assert_int_eq(crm_body_fields(r, &fs), 400);
+    problem(400, "/problems/bad-request");
+
+    /* A Content-Length that is not a number. */
+    memset(&f, 0, sizeof(f));
+    f.content_type = "application/json";
+    f.content_length = "-5";
+    f.body = "{}";
+    f.body_len = 2;
+    r = crm_req_new(arena, &fake_io, &f, 1000);
+    ck_assert_int_eq(crm_body_fields(r, &fs), 400);
+}
+END_TEST
+
+static Suite *body_suite(void)
+{
+    Suite *s = suite_create("crm_body");
+    TCase *tc = tcase_create("content_type");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_json_types_accepted);
+    tcase_add_test(tc, test_unsupported_types);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("parse");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_json_fields);
+    tcase_add_test(tc, test_form_fields);
+    tcase_add_test(tc, test_too_large);
+    tcase_add_test(tc, test_malformed);
+    tcase_add_test(tc, test_read_error);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(body_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

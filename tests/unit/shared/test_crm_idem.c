@@ -1,0 +1,271 @@
+/*
+ * test_crm_idem.c - Idempotency-Key parsing and the request hash
+ * (crm_idem_init only; claim and store need MariaDB and are covered by the
+ * integration tests).
+ */
+#include "crm_idem.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the fake transport ---- */
+
+typedef struct {
+    const char *method;
+    const char *path;
+    const char *content_type;
+    const char *key;
+    const char *body;
+    size_t pos;
+} fake;
+
+static long fake_read(void *ctx, char *buf, size_t n)
+{
+    fake *f = ctx;
+    size_t left = f->body ? strlen(f->body) - f->pos : 0;
+    if (n > left)
+        n = left;
+    memcpy(buf, f->body + f->pos, n);
+    f->pos += n;
+    return (long)n;
+}
+
+static int fake_write(void *ctx, const char *buf, size_t n)
+{
+    (void)ctx;
+    (void)buf;
+    (void)n;
+    return CRM_OK;
+}
+
+static const char *fake_param(void *ctx, const char *name)
+{
+    fake *f = ctx;
+    if (strcmp(name, "REQUEST_METHOD") == 0)
+        return f->method;
+    if (strcmp(name, "DOCUMENT_URI") == 0)
+        return f->path;
+    if (strcmp(name, "CONTENT_TYPE") == 0)
+        return f->content_type;
+    if (strcmp(name, "HTTP_IDEMPOTENCY_KEY") == 0)
+        return f->key;
+    return NULL;
+}
+
+static const crm_req_io fake_io = { fake_read, fake_write, fake_param };
+
+static crm_arena *arena;
+
+static void setup(void)
+{
+    arena = crm_arena_new(4096);
+}
+
+static void teardown(void)
+{
+    crm_arena_free(arena);
+}
+
+static fake base(void)
+{
+    fake f = { .method = "POST",
+               .path = "/api/v1/customers",
+               .content_type = "application/json",
+               .key = "3f2b9c1e-5d7a-4e8f-9a0b-1c2d3e4f5a6b",
+               .body = "{\"name\":\"Ada\"}" };
+    return f;
+}
+
+static int init(fake *f, crm_idem *idem)
+{
+    crm_req *r = crm_req_new(arena, &fake_io, f, 1024);
+    memset(idem, 0xA5, sizeof(*idem)); /* init must clear everything */
+    return crm_idem_init(idem, r, "customers.create");
+}
+
+START_TEST(test_no_header)
+{
+    fake f = base();
+    f.key = NULL;
+    crm_idem idem;
+    ck_assert_int_eq(init(&f, &idem), CRM_OK);
+    ck_assert_ptr_null(idem.key);
+    ck_assert_str_eq(idem.scope, "customers.create");
+    ck_assert_int_eq(idem.replay, 0);
+    ck_assert_int_eq(idem.status, 0);
+    ck_assert_ptr_null(idem.location);
+    ck_assert_ptr_null(idem.etag);
+    ck_assert_ptr_null(idem.body);
+    ck_assert_uint_eq(idem.body_len, 0);
+}
+END_TEST
+
+START_TEST(test_valid_keys)
+{
+    static const char *const keys[] = { "3f2b9c1e-5d7a-4e8f-9a0b-1c2d3e4f5a6b", "k", "!", "~",
+                                        "key:with/punct;\"quotes\"" };
+    for (size_t i = 0; i < CRM_NELEM(keys); i++) {
+        fake f = base();
+        f.key = keys[i];
+        crm_idem idem;
+        ck_assert_msg(init(&f, &idem) == CRM_OK, "refused %s", keys[i]);
+        ck_assert_str_eq(idem.key, keys[i]);
+        ck_assert_int_eq(idem.replay, 0);
+        ck_assert_ptr_null(idem.body);
+    }
+
+    /* Exactly CRM_IDEM_KEY_MAX characters. */
+    char longest[CRM_IDEM_KEY_MAX + 1];
+    memset(longest, 'k', CRM_IDEM_KEY_MAX);
+    longest[CRM_IDEM_KEY_MAX] = '\0';
+    fake f = base();
+    f.key = longest;
+    crm_idem idem;
+    ck_assert_int_eq(init(&f, &idem), CRM_OK);
+    ck_assert_uint_eq(strlen(idem.key), 255);
+}
+END_TEST
+
+START_TEST(test_invalid_keys)
+{
+    char too_long[CRM_IDEM_KEY_MAX + 2];
+    memset(too_long, 'k', CRM_IDEM_KEY_MAX + 1);
+    too_long[CRM_IDEM_KEY_MAX + 1] = '\0';
+    ck_assert_uint_eq(strlen(too_long), 256);
+    const char *bad[] = { "",         too_long,    "has space",   " lead",
+                          "trail ",   "tab\there", "nl\nhere",    "cr\rhere",
+                          "bell\x07", "del\x7f",   "caf\xC3\xA9", "\xFF" };
+    for (size_t i = 0; i < CRM_NELEM(bad); i++) {
+        fake f = base();
+        f.key = bad[i];
+        crm_idem idem;
+        ck_assert_msg(init(&f, &idem) == CRM_INVALID, "accepted key #%zu", i);
+    }
+}
+END_TEST
+
+static void hash_of(fake f, unsigned char out[32])
+{
+    crm_idem idem;
+    ck_assert_int_eq(init(&f, &idem), CRM_OK);
+    ck_assert_ptr_nonnull(idem.key);
+    memcpy(out, idem.hash, 32);
+}
+
+START_TEST(test_hash)
+{
+    unsigned char h1[32], h2[32], h[32], zero[32] = { 0 };
+    fake f = base();
+
+    hash_of(f, h1);
+    hash_of(f, h2);
+    ck_assert_int_eq(memcmp(h1, h2, 32), 0); /* same request, same hash */
+    ck_assert_int_ne(memcmp(h1, zero, 32), 0);
+
+    /* The key itself is not part of the request hash. */
+    f = base();
+    f.key = "another-key";
+    hash_of(f, h);
+    ck_assert_int_eq(memcmp(h1, h, 32), 0);
+
+    f = base();
+    f.body = "{\"name\":\"Bob\"}";
+    hash_of(f, h);
+    ck_assert_int_ne(memcmp(h1, h, 32), 0);
+
+    f = base();
+    f.body = "{\"name\":\"Ada\"} ";
+    hash_of(f, h);
+    ck_assert_int_ne(memcmp(h1, h, 32), 0);
+
+    f = base();
+    f.body = "";
+    hash_of(f, h);
+    ck_assert_int_ne(memcmp(h1, h, 32), 0);
+
+    f = base();
+    f.path = "/api/v1/customers/1/notes";
+    hash_of(f, h);
+    ck_assert_int_ne(memcmp(h1, h, 32), 0);
+
+    f = base();
+    f.content_type = "application/x-www-form-urlencoded";
+    hash_of(f, h);
+    ck_assert_int_ne(memcmp(h1, h, 32), 0);
+
+    f = base();
+    f.content_type = NULL;
+    hash_of(f, h);
+    ck_assert_int_ne(memcmp(h1, h, 32), 0);
+
+    f = base();
+    f.method = "PUT";
+    hash_of(f, h);
+    ck_assert_int_ne(memcmp(h1, h, 32), 0);
+}
+END_TEST
+
+/* Fields are separated: moving bytes from one into the next changes the hash. */
+START_TEST(test_hash_field_boundaries)
+{
+    unsigned char a[32], b[32];
+    fake f = base();
+    f.path = "/api/v1/x";
+    f.content_type = "ab";
+    f.body = "c";
+    hash_of(f, a);
+    f.content_type = "a";
+    f.body = "bc";
+    hash_of(f, b);
+    ck_assert_int_ne(memcmp(a, b, 32), 0);
+
+    f = base();
+    f.method = "POST";
+    f.path = "/ab";
+    hash_of(f, a);
+    f.path = "/a";
+    f.content_type = "bapplication/json";
+    hash_of(f, b);
+    ck_assert_int_ne(memcmp(a, b, 32), 0);
+}
+END_TEST
+
+START_TEST(test_body_still_readable)
+{
+    /* init reads the body; the handler must still get it afterwards. */
+    fake f = base();
+    crm_req *r = crm_req_new(arena, &fake_io, &f, 1024);
+    crm_idem idem;
+    ck_assert_int_eq(crm_idem_init(&idem, r, "customers.create"), CRM_OK);
+    const char *body;
+    size_t len;
+    ck_assert_int_eq(crm_req_body(r, &body, &len), CRM_OK);
+    ck_assert_str_eq(body, "{\"name\":\"Ada\"}");
+    ck_assert_uint_eq(len, strlen("{\"name\":\"Ada\"}"));
+}
+END_TEST
+
+static Suite *idem_suite(void)
+{
+    Suite *s = suite_create("crm_idem");
+    TCase *tc = tcase_create("init");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_no_header);
+    tcase_add_test(tc, test_valid_keys);
+    tcase_add_test(tc, test_invalid_keys);
+    tcase_add_test(tc, test_hash);
+    tcase_add_test(tc, test_hash_field_boundaries);
+    tcase_add_test(tc, test_body_still_readable);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(idem_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
