@@ -22,8 +22,9 @@
 #define ITEST_BODY_CAP (64u << 20) /* responses bigger than this are cut */
 #define ITEST_MSG_MAX  4096
 
-static char *g_origin;  /* scheme://host:port of CRM_BASE_URL */
-static char *g_ca_file; /* CRM_CA_FILE or NULL: system CAs */
+static char *g_origin;                               /* scheme://host:port of CRM_BASE_URL */
+static char *g_ca_file;                              /* CRM_CA_FILE or NULL: system CAs */
+static long g_http_version = CURL_HTTP_VERSION_2TLS; /* ITEST_HTTP=1.1 forces HTTP/1.1 */
 static long g_missing_request_ids;
 static unsigned long g_counter;
 
@@ -131,6 +132,9 @@ void itest_init(void)
         }
         g_ca_file = xstrdup(ca);
     }
+    const char *hv = getenv("ITEST_HTTP");
+    if (hv != NULL && strcmp(hv, "1.1") == 0)
+        g_http_version = CURL_HTTP_VERSION_1_1;
     if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK) {
         fputs("itest: curl_global_init failed\n", stderr);
         exit(2);
@@ -302,6 +306,7 @@ static itest_resp *perform(const char *method, const char *url, const char *cons
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, t_timeout_ms);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, t_timeout_ms < 5000 ? t_timeout_ms : 5000L);
+    curl_easy_setopt(c, CURLOPT_HTTP_VERSION, g_http_version);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
     if (g_ca_file != NULL)

@@ -4,6 +4,9 @@
  * CRM_BASE_URL, verifying TLS against CRM_CA_FILE, so the same suites run
  * against the local stack, the containers or anything else.
  *
+ * HTTP/2 over TLS by default; ITEST_HTTP=1.1 in the environment forces
+ * HTTP/1.1.
+ *
  * Requests are safe from any thread: each thread has its own keep-alive
  * curl handle. Nothing here asserts except the ITEST_ASSERT_* macros and
  * itest_new_customer(), which belong on a test's own thread (Check's

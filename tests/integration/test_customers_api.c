@@ -758,7 +758,7 @@ END_TEST
 START_TEST(test_if_match_malformed)
 {
     int64_t id = itest_new_customer(NULL);
-    static const char *const bad[] = { "garbage", "1", "\"1", "\"abc\"", "\"-1\"" };
+    static const char *const bad[] = { "garbage", "1", "\"1", "W/", "\"1\" \"2" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         itest_resp *r = change("PATCH", id, bad[i], "{\"company\":\"X\"}");
         ck_assert_msg(r->status == 400, "If-Match: %s: %s", bad[i], itest_describe(r));
@@ -1259,14 +1259,25 @@ END_TEST
 START_TEST(test_body_too_large)
 {
     size_t mib = 1024 * 1024;
-    size_t n = mib + 1;
-    char *body = malloc(n + 1);
+    char *body = malloc(mib + 2);
     ck_assert_ptr_nonnull(body);
+
+    /* Exactly at the limit: through, and rejected for what it says. */
+    size_t n = mib;
     memset(body, 'x', n);
     memcpy(body, "{\"name\":\"", 9);
     memcpy(body + n - 2, "\"}", 2);
-    body[n] = '\0';
     itest_resp *r = itest_request("POST", ITEST_CUSTOMERS, NULL, body, n, "application/json");
+    ck_assert_msg(r->status == 422, "a body of exactly 1 MiB: %s", itest_describe(r));
+    ck_assert_int_eq(itest_problem_field_count(r, "name"), 1);
+    itest_free(r);
+
+    /* One byte more: NGINX refuses it. */
+    n = mib + 1;
+    memset(body, 'x', n);
+    memcpy(body, "{\"name\":\"", 9);
+    memcpy(body + n - 2, "\"}", 2);
+    r = itest_request("POST", ITEST_CUSTOMERS, NULL, body, n, "application/json");
     ITEST_ASSERT_PROBLEM(r, 413);
     ITEST_ASSERT_SECURITY(r);
     itest_free(r);
@@ -1294,9 +1305,9 @@ START_TEST(test_not_found)
     int64_t id = itest_new_customer(NULL);
     char big[128];
     snprintf(big, sizeof big, ITEST_CUSTOMERS "/%" PRId64, id + 100000000);
+    /* The service's own 404s first, then those NGINX answers. */
     static const char *paths[] = {
-        "/api/v1/nope",
-        "/api/v1/customerz",
+        NULL, /* the unknown id */
         ITEST_CUSTOMERS "/abc",
         ITEST_CUSTOMERS "/0",
         ITEST_CUSTOMERS "/-1",
@@ -1307,9 +1318,10 @@ START_TEST(test_not_found)
         ITEST_CUSTOMERS "/18446744073709551617",
         ITEST_CUSTOMERS "/1/unknown",
         ITEST_CUSTOMERS "/1/notes/abc",
-        NULL, /* the unknown id */
+        "/api/v1/nope",
+        "/api/v1/customerz",
     };
-    paths[sizeof paths / sizeof paths[0] - 1] = big;
+    paths[0] = big;
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         itest_resp *r = itest_get(paths[i], NULL);
         ck_assert_msg(r->status == 404, "GET %s: %s", paths[i], itest_describe(r));
@@ -1680,6 +1692,7 @@ START_TEST(test_internal_not_public)
         itest_resp *r = itest_get(paths[i], NULL);
         ck_assert_msg(r->status == 404, "GET %s: %s", paths[i], itest_describe(r));
         ITEST_ASSERT_SECURITY(r);
+        ITEST_ASSERT_PROBLEM(r, 404);
         itest_free(r);
         r = itest_json("POST", paths[i], NULL, "{\"id\":\"x\",\"type\":\"customer.created\"}");
         ck_assert_msg(r->status == 404, "POST %s: %s", paths[i], itest_describe(r));
