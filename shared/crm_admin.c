@@ -24,22 +24,24 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_CONNS    32
-#define READY_TTL_MS 1000
+#define MAX_CONNS        32
+#define READY_TTL_MS     1000
+#define READY_TTL_MAX_MS 10000
 
 static struct {
     struct MHD_Daemon *d;
-    pid_t owner;     /* process that started the daemon */
+    pid_t owner; /* process that started the daemon */
     int listen_fd;
     int epoll_fd;
     int conns[MAX_CONNS]; /* open connection sockets, -1 = free */
     crm_ready_fn ready;
     void *ready_ctx;
     int draining;
-    /* Last answer of the ready callback, reused for READY_TTL_MS. */
+    /* Last answer of the ready callback and how long it stays good. */
     int cached_ok;
     const char *cached_why;
     long long cached_at_ms;
+    long long cached_ttl_ms;
     int cached_valid;
 } adm = { .listen_fd = -1, .epoll_fd = -1 };
 
@@ -104,7 +106,7 @@ static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned status, con
     return reply(c, status, "text/plain; charset=utf-8", text, strlen(text));
 }
 
-/* The ready callback's answer, asked at most once per READY_TTL_MS. */
+/* The ready callback's answer, asked at most once per cached_ttl_ms (>= 1 s). */
 static int ready_now(const char **why)
 {
     long long now = now_ms();
@@ -113,21 +115,28 @@ static int ready_now(const char **why)
         *why = NULL;
         return 1;
     }
-    if (!adm.cached_valid || now - adm.cached_at_ms >= READY_TTL_MS || now < adm.cached_at_ms) {
+    if (!adm.cached_valid || now - adm.cached_at_ms >= adm.cached_ttl_ms) {
         const char *w = NULL;
         adm.cached_ok = adm.ready(adm.ready_ctx, &w) ? 1 : 0;
         adm.cached_why = w;
-        adm.cached_at_ms = now;
+        adm.cached_at_ms = now_ms();
         adm.cached_valid = 1;
+        /*
+         * The callback blocks the supervisor's loop (reaping, signals). When
+         * it is slow (a database timing out) ask at most half of the time.
+         */
+        long long took = adm.cached_at_ms - now;
+        adm.cached_ttl_ms = took * 2 > READY_TTL_MS ? took * 2 : READY_TTL_MS;
+        if (adm.cached_ttl_ms > READY_TTL_MAX_MS)
+            adm.cached_ttl_ms = READY_TTL_MAX_MS;
     }
     *why = adm.cached_why;
     return adm.cached_ok;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **req_ctx)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_ctx)
 {
     (void)cls;
     (void)version;
@@ -192,8 +201,7 @@ int crm_admin_start(const char *addr, int port, crm_ready_fn ready, void *ctx)
     snprintf(portstr, sizeof(portstr), "%d", port);
     int gai = getaddrinfo(addr != NULL && *addr != '\0' ? addr : NULL, portstr, &hints, &ai);
     if (gai != 0 || ai == NULL) {
-        crm_log_error("admin port: cannot resolve \"%s\": %s", addr ? addr : "",
-                      gai_strerror(gai));
+        crm_log_error("admin port: cannot resolve \"%s\": %s", addr ? addr : "", gai_strerror(gai));
         goto out;
     }
 

@@ -95,8 +95,7 @@ static char *expand_default(const char *def)
  * Read the file named by var (NAME_FILE). On success *out is a heap string
  * with one trailing newline removed. CRM_OK or CRM_INVALID with err set.
  */
-static int read_value_file(const char *var, const char *path, char **out, char *err,
-                           size_t errlen)
+static int read_value_file(const char *var, const char *path, char **out, char *err, size_t errlen)
 {
     int rc = CRM_INVALID;
     char *buf = crm_xmalloc(FILE_MAX + 2);
@@ -237,12 +236,12 @@ int crm_config_read(const crm_conf_entry *table, size_t n, void *base, char *err
 
     /* All good: only now touch base. */
     for (i = 0; i < n; i++) {
-        char *field = (char *)base + table[i].offset;
+        void *field = (char *)base + table[i].offset;
         if (table[i].type == CRM_CONF_STR) {
-            memcpy(field, &vals[i].str, sizeof(char *));
+            *(char **)field = vals[i].str;
             vals[i].str = NULL;
         } else {
-            memcpy(field, &vals[i].num, sizeof(long));
+            *(long *)field = vals[i].num;
         }
     }
     rc = CRM_OK;
@@ -253,12 +252,18 @@ out:
     return rc;
 }
 
-#define STR(name, field, def, help) \
-    { name, CRM_CONF_STR, def, 0, 0, offsetof(crm_config, field), 0, help }
-#define SECRET(name, field, help) \
-    { name, CRM_CONF_STR, NULL, 0, 0, offsetof(crm_config, field), 1, help }
-#define INT(name, field, def, min, max, help) \
-    { name, CRM_CONF_INT, def, min, max, offsetof(crm_config, field), 0, help }
+#define STR(name, field, def, help)                                                                \
+    {                                                                                              \
+        name, CRM_CONF_STR, def, 0, 0, offsetof(crm_config, field), 0, help                        \
+    }
+#define SECRET(name, field, help)                                                                  \
+    {                                                                                              \
+        name, CRM_CONF_STR, NULL, 0, 0, offsetof(crm_config, field), 1, help                       \
+    }
+#define INT(name, field, def, min, max, help)                                                      \
+    {                                                                                              \
+        name, CRM_CONF_INT, def, min, max, offsetof(crm_config, field), 0, help                    \
+    }
 
 const crm_conf_entry crm_config_table[] = {
     STR("CRM_LISTEN", listen, "unix:/tmp/crm-%s.sock",
@@ -286,6 +291,8 @@ const crm_conf_entry crm_config_table[] = {
     INT("CRM_DB_TIMEOUT", db_timeout, "5", 1, 300,
         "database connect, read and write timeout in seconds"),
     STR("CRM_SQL_DIR", sql_dir, "sql/%s", "folder of this service's migrations"),
+    SECRET("CRM_CURSOR_KEY", cursor_key,
+           "key that signs list cursors (default: derived from the database password)"),
 };
 
 const size_t crm_config_table_len = CRM_NELEM(crm_config_table);
@@ -312,8 +319,7 @@ static int check_listen(const char *v, char *err, size_t errlen)
     if (strncmp(v, "unix:", 5) == 0) {
         const char *path = v + 5;
         if (*path == '\0' || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-            errf(err, errlen,
-                 "CRM_LISTEN: a unix socket path must be 1 to %zu bytes (got \"%s\")",
+            errf(err, errlen, "CRM_LISTEN: a unix socket path must be 1 to %zu bytes (got \"%s\")",
                  sizeof(((struct sockaddr_un *)0)->sun_path) - 1, q);
             return CRM_INVALID;
         }
@@ -341,8 +347,7 @@ int crm_config_load(crm_config *c, const char *service, char *err, size_t errlen
     if (crm_log_level(tmp.log_level) < 0) {
         char q[64];
         quote_value(q, sizeof(q), tmp.log_level);
-        errf(err, errlen, "CRM_LOG_LEVEL: must be one of debug, info, warn, error (got \"%s\")",
-             q);
+        errf(err, errlen, "CRM_LOG_LEVEL: must be one of debug, info, warn, error (got \"%s\")", q);
         goto out;
     }
     if (check_listen(tmp.listen, err, errlen) != CRM_OK)

@@ -19,7 +19,7 @@ typedef struct {
                         stays NULL; an INT without default is required) */
     long min, max;   /* bounds for INT */
     size_t offset;   /* offsetof(struct, field): long or char* */
-    int secret;      /* never printed (crm_config_dump) */
+    int secret;      /* never quoted in error messages */
     const char *help;
 } crm_conf_entry;
 

@@ -1,12 +1,41 @@
 /*
- * crm_cursor.c - "c1\n<sort>\n<id>\n<value>" in unpadded base64url.
+ * crm_cursor.c - "c1\n<sort>\n<id>\n<value>" + MAC in unpadded base64url.
  */
 #include "crm_cursor.h"
 
 #include "crm_utf8.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <string.h>
+
+#define MAC_LEN 12 /* 96 bits of HMAC-SHA256 */
+
+static unsigned char key[64] = "crm-cursor-built-in-key";
+static size_t key_len = 23;
+
+void crm_cursor_set_key(const void *k, size_t len)
+{
+    /* Longer keys are hashed first, as HMAC itself would do. */
+    if (len > sizeof(key)) {
+        unsigned int n = 0;
+        EVP_Digest(k, len, key, &n, EVP_sha256(), NULL);
+        key_len = n;
+    } else {
+        memcpy(key, k, len);
+        key_len = len;
+    }
+}
+
+static void mac(const char *data, size_t n, unsigned char out[MAC_LEN])
+{
+    unsigned char full[EVP_MAX_MD_SIZE];
+    unsigned int fl = 0;
+    HMAC(EVP_sha256(), key, (int)key_len, (const unsigned char *)data, n, full, &fl);
+    memcpy(out, full, MAC_LEN);
+}
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -27,8 +56,11 @@ static int b64_val(char c)
 
 char *crm_cursor_encode(crm_arena *a, const char *sort, const char *value, int64_t id)
 {
-    char *raw = crm_arena_printf(a, "c1\n%s\n%lld\n%s", sort, (long long)id, value);
-    size_t n = strlen(raw);
+    char *text = crm_arena_printf(a, "c1\n%s\n%lld\n%s", sort, (long long)id, value);
+    size_t tn = strlen(text), n = tn + MAC_LEN;
+    char *raw = crm_arena_alloc(a, n);
+    memcpy(raw, text, tn);
+    mac(text, tn, (unsigned char *)raw + tn);
     char *out = crm_arena_alloc(a, (n + 2) / 3 * 4 + 1), *o = out;
 
     for (size_t i = 0; i < n; i += 3) {
@@ -52,7 +84,7 @@ int crm_cursor_decode(crm_arena *a, const char *cursor, const char **sort, const
                       int64_t *id)
 {
     size_t n = strlen(cursor);
-    if (n < 8 || n > CRM_CURSOR_MAX || n % 4 == 1)
+    if (n < 24 || n > CRM_CURSOR_MAX || n % 4 == 1)
         return CRM_INVALID;
 
     char *raw = crm_arena_alloc(a, n + 1);
@@ -72,6 +104,13 @@ int crm_cursor_decode(crm_arena *a, const char *cursor, const char **sort, const
     }
     /* Leftover bits must be zero, or two strings would decode alike. */
     if ((acc & ((1u << bits) - 1)) != 0)
+        return CRM_INVALID;
+    if (len < MAC_LEN + 3)
+        return CRM_INVALID;
+    unsigned char want[MAC_LEN];
+    len -= MAC_LEN;
+    mac(raw, len, want);
+    if (CRYPTO_memcmp(want, raw + len, MAC_LEN) != 0)
         return CRM_INVALID;
     raw[len] = '\0';
     if (!crm_utf8_valid(raw, len) || strncmp(raw, "c1\n", 3) != 0)

@@ -11,6 +11,13 @@
 
 #define CRM_CURSOR_MAX 1024 /* encoded length accepted */
 
+/*
+ * Set the signing key (copied). Every worker and pod of a service must use
+ * the same key, or cursors break across them. Before any call, a fixed
+ * built-in key is used (tests).
+ */
+void crm_cursor_set_key(const void *key, size_t len);
+
 /* Encode (sort, value, id) into the arena. value may be "" but not NULL. */
 char *crm_cursor_encode(crm_arena *a, const char *sort, const char *value, int64_t id);
 

@@ -17,7 +17,8 @@ struct json_object;
  * CRM_INVALID (and *why in words fit for a client): invalid UTF-8,
  * malformed JSON, trailing garbage, a top level that is not an object,
  * nesting deeper than CRM_JSON_MAX_DEPTH, a key repeated in any object,
- * a string holding a NUL (\u0000) or a lone surrogate.
+ * a string holding a NUL (\u0000) or a lone surrogate. More than 10000
+ * values is CRM_TOOBIG. *why may be NULL on failure.
  */
 int crm_json_parse(crm_arena *a, const char *s, size_t n, crm_fields *out, const char **why);
 
@@ -27,7 +28,7 @@ int crm_json_parse(crm_arena *a, const char *s, size_t n, crm_fields *out, const
  */
 int crm_json_send(crm_req *r, int status, struct json_object *obj);
 
-/* New json-c string/int helpers that never return NULL. */
+/* New json-c strings; never NULL. */
 struct json_object *crm_json_str(const char *s);
 struct json_object *crm_json_strn(const char *s, size_t n);
 

@@ -149,9 +149,15 @@ static int put_escaped(cursor *c, const char *s, size_t n)
             rc = put(c, esc, 2);
         } else if (ch < 0x20) {
             switch (ch) {
-            case '\n': rc = put(c, "\\n", 2); break;
-            case '\r': rc = put(c, "\\r", 2); break;
-            case '\t': rc = put(c, "\\t", 2); break;
+            case '\n':
+                rc = put(c, "\\n", 2);
+                break;
+            case '\r':
+                rc = put(c, "\\r", 2);
+                break;
+            case '\t':
+                rc = put(c, "\\t", 2);
+                break;
             default:
                 memcpy(esc, "\\u00", 4);
                 esc[4] = hex[ch >> 4];

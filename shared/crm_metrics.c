@@ -20,10 +20,10 @@
 #include <sys/mman.h>
 
 /* Statuses counted one by one; others are counted by class (1xx..5xx). */
-static const int statuses[] = { 200, 201, 204, 206, 301, 302, 303, 304, 400, 401, 403, 404, 405,
-                                409, 412, 413, 415, 422, 428, 429, 500, 502, 503, 504 };
+static const int statuses[] = { 200, 201, 204, 206, 301, 302, 303, 304, 400, 401, 403, 404,
+                                405, 409, 412, 413, 415, 422, 428, 429, 500, 502, 503, 504 };
 #define N_LISTED  CRM_NELEM(statuses)
-#define N_CLASSES 5                        /* 1xx .. 5xx */
+#define N_CLASSES 5                          /* 1xx .. 5xx */
 #define N_STATUS  (N_LISTED + N_CLASSES + 1) /* + anything outside 100..599 */
 
 static const double bucket_le[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -269,8 +269,8 @@ void crm_metrics_render(crm_buf *out)
         for (size_t k = 0; k < N_BUCKETS; k++) {
             cum += sum[r].bucket[k];
             open_sample(out, "crm_http_request_duration_seconds_bucket", route_name(r));
-            crm_buf_printf(out, ",le=\"%s\"} %llu\n",
-                           k < N_BUCKETS - 1 ? bucket_label[k] : "+Inf", (unsigned long long)cum);
+            crm_buf_printf(out, ",le=\"%s\"} %llu\n", k < N_BUCKETS - 1 ? bucket_label[k] : "+Inf",
+                           (unsigned long long)cum);
         }
         open_sample(out, "crm_http_request_duration_seconds_sum", route_name(r));
         crm_buf_printf(out, "} %.9f\n", (double)sum[r].sum_ns / 1e9);

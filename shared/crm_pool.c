@@ -48,10 +48,10 @@
 #include <unistd.h>
 
 #define ARENA_BLOCK      (64 * 1024)
-#define TERM_REPEAT_MS   250  /* SIGTERM again to workers still alive */
+#define TERM_REPEAT_MS   250    /* SIGTERM again to workers still alive */
 #define DRAIN_ALARM_US   100000 /* drain: how long an accept may block */
 #define BACKOFF_MAX_S    30
-#define EARLY_DEATH_MS   1000 /* a crash sooner than this after start backs off */
+#define EARLY_DEATH_MS   1000  /* a crash sooner than this after start backs off */
 #define BACKOFF_RESET_MS 30000 /* a worker that lived this long resets it */
 #define MAX_WORKERS      256
 
@@ -477,8 +477,8 @@ static void reap(pool *p)
 
         if (p->draining) {
             if (!clean)
-                crm_log_warn("worker exited while draining: pid=%ld status=%d signal=%d",
-                             (long)pid, WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+                crm_log_warn("worker exited while draining: pid=%ld status=%d signal=%d", (long)pid,
+                             WIFEXITED(st) ? WEXITSTATUS(st) : -1,
                              WIFSIGNALED(st) ? WTERMSIG(st) : 0);
             continue;
         }
@@ -505,9 +505,8 @@ static void reap(pool *p)
                           (long)pid, i, WTERMSIG(st), strsignal(WTERMSIG(st)),
                           (int)((w->due_ms - now) / 1000));
         else
-            crm_log_error("worker exited: pid=%ld slot=%d status=%d; replacing in %d s",
-                          (long)pid, i, WIFEXITED(st) ? WEXITSTATUS(st) : -1,
-                          (int)((w->due_ms - now) / 1000));
+            crm_log_error("worker exited: pid=%ld slot=%d status=%d; replacing in %d s", (long)pid,
+                          i, WIFEXITED(st) ? WEXITSTATUS(st) : -1, (int)((w->due_ms - now) / 1000));
         crm_metrics_restart(i, "crash");
     }
 }
@@ -676,9 +675,8 @@ int crm_pool_run(const crm_pool_spec *spec)
     sigaction(SIGPIPE, &sa, &old_pipe);
     installed = 1;
 
-    if (conf->admin_port != 0 &&
-        crm_admin_start(conf->admin_addr, (int)conf->admin_port, spec->ready, spec->ready_ctx) !=
-            CRM_OK)
+    if (conf->admin_port != 0 && crm_admin_start(conf->admin_addr, (int)conf->admin_port,
+                                                 spec->ready, spec->ready_ctx) != CRM_OK)
         goto out;
     crm_admin_set_draining(0);
 

@@ -105,13 +105,19 @@ crm_req *crm_req_new(crm_arena *arena, const crm_req_io *io, void *ctx, size_t b
     s = io->param(ctx, "REQUEST_METHOD");
     r->method = s ? s : "GET";
 
-    s = io->param(ctx, "DOCUMENT_URI");
-    if (s == NULL || *s == '\0') {
-        const char *uri = io->param(ctx, "REQUEST_URI");
-        if (uri == NULL)
-            uri = "/";
-        const char *q = strchr(uri, '?');
-        s = q ? crm_arena_strndup(arena, uri, (size_t)(q - uri)) : uri;
+    /*
+     * Route on the raw request target, not NGINX's decoded and normalised
+     * $document_uri: "/customers/%2F1" must not become "/customers/1".
+     */
+    s = io->param(ctx, "REQUEST_URI");
+    if (s != NULL && *s != '\0') {
+        const char *q = strchr(s, '?');
+        if (q != NULL)
+            s = crm_arena_strndup(arena, s, (size_t)(q - s));
+    } else {
+        s = io->param(ctx, "DOCUMENT_URI");
+        if (s == NULL || *s == '\0')
+            s = "/";
     }
     r->path = s;
 

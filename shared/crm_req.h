@@ -41,8 +41,8 @@ crm_arena *crm_req_arena(crm_req *r);
 
 /* "GET", "POST", ... (upper case as sent) */
 const char *crm_req_method(crm_req *r);
-/* Path without query string, as NGINX decoded and normalised it
-   ($document_uri): may hold any byte but NUL. */
+/* Path of the raw request target (REQUEST_URI without the query), not
+   percent-decoded; DOCUMENT_URI only when REQUEST_URI is missing. */
 const char *crm_req_path(crm_req *r);
 /* Raw query string ("" when none). */
 const char *crm_req_query_string(crm_req *r);

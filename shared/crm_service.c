@@ -4,10 +4,12 @@
  */
 #include "crm_service.h"
 
+#include "crm_cursor.h"
 #include "crm_log.h"
 #include "crm_migrate.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const crm_service *service;
@@ -33,9 +35,34 @@ void crm_service_db_opts(const crm_config *c, int migrate, crm_db_opts *o)
     o->multi_statements = migrate;
 }
 
+/*
+ * Cursors must verify in every worker of every pod of the service. Without
+ * CRM_CURSOR_KEY the key comes from what those already share: the schema
+ * name and the database password.
+ */
+static void set_cursor_key(const crm_config *c)
+{
+    if (c->cursor_key != NULL && *c->cursor_key != '\0') {
+        crm_cursor_set_key(c->cursor_key, strlen(c->cursor_key));
+        return;
+    }
+    char *k =
+        crm_xcalloc(1, strlen(c->db_name) + (c->db_password ? strlen(c->db_password) : 0) + 16);
+    strcpy(k, "crm-cursor:");
+    strcat(k, c->db_name);
+    strcat(k, ":");
+    if (c->db_password != NULL)
+        strcat(k, c->db_password);
+    crm_cursor_set_key(k, strlen(k));
+    memset(k, 0, strlen(k));
+    free(k);
+}
+
 static int worker_init(const crm_config *c)
 {
     crm_db_opts o;
+
+    set_cursor_key(c);
 
     crm_service_db_opts(c, 0, &o);
     worker_db = crm_db_new(&o);

@@ -321,6 +321,52 @@ START_TEST(test_port_in_use_and_restart)
 }
 END_TEST
 
+static int slow_ready_cb(void *ctx, const char **why)
+{
+    (void)ctx;
+    (void)why;
+    __atomic_add_fetch(&ready_calls, 1, __ATOMIC_SEQ_CST);
+    usleep(1000 * 1000); /* a database timing out */
+    return 1;
+}
+
+static void *client_slow_ready(void *arg)
+{
+    response r;
+    (void)arg;
+    http("GET", "/readyz", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(__atomic_load_n(&ready_calls, __ATOMIC_SEQ_CST), 1);
+    /* A slow answer is kept about twice as long as it took, not 1 s. */
+    usleep(1300 * 1000);
+    http("GET", "/readyz", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(__atomic_load_n(&ready_calls, __ATOMIC_SEQ_CST), 1);
+    usleep(1000 * 1000);
+    http("GET", "/readyz", &r);
+    ck_assert_int_eq(__atomic_load_n(&ready_calls, __ATOMIC_SEQ_CST), 2);
+    __atomic_store_n(&client_done, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+START_TEST(test_slow_ready_is_asked_less)
+{
+    crm_log_init("admintest", CRM_LOG_WARN);
+    ready_calls = 0;
+    client_done = 0;
+    want_draining = 0;
+    ck_assert_int_eq(crm_admin_start("127.0.0.1", 0, slow_ready_cb, NULL), CRM_OK);
+    port = find_listen_port();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, client_slow_ready, NULL), 0);
+    serve_until_done();
+    pthread_join(th, NULL);
+    curl_global_cleanup();
+    crm_admin_stop();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("crm_admin");
@@ -329,6 +375,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_endpoints);
     tcase_add_test(tc, test_fork_child_closes_only_its_copies);
     tcase_add_test(tc, test_port_in_use_and_restart);
+    tcase_add_test(tc, test_slow_ready_is_asked_less);
     suite_add_tcase(s, tc);
     return s;
 }

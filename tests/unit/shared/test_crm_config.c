@@ -153,15 +153,24 @@ START_TEST(test_bounds)
         const char *var, *value;
         int ok;
     } cases[] = {
-        { "CRM_WORKERS", "0", 1 },         { "CRM_WORKERS", "256", 1 },
-        { "CRM_WORKERS", "257", 0 },       { "CRM_WORKERS", "-1", 0 },
-        { "CRM_WORKERS", "-0", 1 },        { "CRM_BACKLOG", "0", 0 },
-        { "CRM_BACKLOG", "65535", 1 },     { "CRM_BACKLOG", "65536", 0 },
-        { "CRM_DRAIN_SECONDS", "0", 0 },   { "CRM_DRAIN_SECONDS", "600", 1 },
-        { "CRM_ADMIN_PORT", "65536", 0 },  { "CRM_BODY_MAX", "1023", 0 },
-        { "CRM_BODY_MAX", "67108864", 1 }, { "CRM_BODY_MAX", "67108865", 0 },
-        { "CRM_DB_PORT", "0", 0 },         { "CRM_DB_TIMEOUT", "301", 0 },
-        { "CRM_MAX_REQUESTS", "100000000", 1 }, { "CRM_MAX_REQUESTS", "100000001", 0 },
+        { "CRM_WORKERS", "0", 1 },
+        { "CRM_WORKERS", "256", 1 },
+        { "CRM_WORKERS", "257", 0 },
+        { "CRM_WORKERS", "-1", 0 },
+        { "CRM_WORKERS", "-0", 1 },
+        { "CRM_BACKLOG", "0", 0 },
+        { "CRM_BACKLOG", "65535", 1 },
+        { "CRM_BACKLOG", "65536", 0 },
+        { "CRM_DRAIN_SECONDS", "0", 0 },
+        { "CRM_DRAIN_SECONDS", "600", 1 },
+        { "CRM_ADMIN_PORT", "65536", 0 },
+        { "CRM_BODY_MAX", "1023", 0 },
+        { "CRM_BODY_MAX", "67108864", 1 },
+        { "CRM_BODY_MAX", "67108865", 0 },
+        { "CRM_DB_PORT", "0", 0 },
+        { "CRM_DB_TIMEOUT", "301", 0 },
+        { "CRM_MAX_REQUESTS", "100000000", 1 },
+        { "CRM_MAX_REQUESTS", "100000001", 0 },
     };
     crm_config c;
     char err[256];
@@ -184,9 +193,21 @@ END_TEST
 
 START_TEST(test_bad_ints)
 {
-    static const char *const bad[] = { "abc",  "12abc", "",   " 12", "12 ", "0x10", "1e3",
-                                       "1.5",  "+",     "-",  "--1", "+-1", "99999999999999999999",
-                                       "-99999999999999999999", "١٢" };
+    static const char *const bad[] = { "abc",
+                                       "12abc",
+                                       "",
+                                       " 12",
+                                       "12 ",
+                                       "0x10",
+                                       "1e3",
+                                       "1.5",
+                                       "+",
+                                       "-",
+                                       "--1",
+                                       "+-1",
+                                       "99999999999999999999",
+                                       "-99999999999999999999",
+                                       "١٢" };
     crm_config c;
     char err[256];
 
@@ -213,8 +234,8 @@ START_TEST(test_bad_strings)
     ck_assert_ptr_nonnull(strstr(err, "verbose"));
     unsetenv("CRM_LOG_LEVEL");
 
-    static const char *const listen_bad[] = { "unix:", "localhost", "host:", ":0", ":65536",
-                                              ":-1", "host:http" };
+    static const char *const listen_bad[] = { "unix:",  "localhost", "host:",    ":0",
+                                              ":65536", ":-1",       "host:http" };
     for (size_t i = 0; i < sizeof(listen_bad) / sizeof(listen_bad[0]); i++) {
         setenv("CRM_LISTEN", listen_bad[i], 1);
         ck_assert_int_eq(load(&c, err, sizeof(err)), CRM_INVALID);

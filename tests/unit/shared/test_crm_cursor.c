@@ -5,6 +5,8 @@
 #include "crm_cursor.h"
 
 #include <check.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,9 +14,12 @@
 
 static crm_arena *arena;
 
+#define TEST_KEY "test-key"
+
 static void setup(void)
 {
     arena = crm_arena_new(4096);
+    crm_cursor_set_key(TEST_KEY, strlen(TEST_KEY));
 }
 
 static void teardown(void)
@@ -49,6 +54,18 @@ static char *b64url(const char *raw, size_t n)
     }
     *o = '\0';
     return out;
+}
+
+/* raw[0..n) with its 12-byte HMAC-SHA256 under TEST_KEY, in base64url. */
+static char *signed_b64(const char *raw, size_t n)
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int ml = 0;
+    char *buf = crm_arena_alloc(arena, n + 12);
+    HMAC(EVP_sha256(), TEST_KEY, (int)strlen(TEST_KEY), (const unsigned char *)raw, n, mac, &ml);
+    memcpy(buf, raw, n);
+    memcpy(buf + n, mac, 12);
+    return b64url(buf, n + 12);
 }
 
 static int decode(const char *cursor, const char **sort, const char **value, int64_t *id)
@@ -106,7 +123,7 @@ START_TEST(test_raw_format)
     /* A cursor we build by hand in the documented shape decodes. */
     const char *s, *v;
     int64_t id;
-    ck_assert_int_eq(decode(b64url("c1\nname\n17\nBob", 14), &s, &v, &id), CRM_OK);
+    ck_assert_int_eq(decode(signed_b64("c1\nname\n17\nBob", 14), &s, &v, &id), CRM_OK);
     ck_assert_str_eq(s, "name");
     ck_assert_str_eq(v, "Bob");
     ck_assert_int_eq(id, 17);
@@ -126,7 +143,7 @@ static void assert_invalid(const char *cursor)
 
 static void assert_raw_invalid(const char *raw)
 {
-    assert_invalid(b64url(raw, strlen(raw)));
+    assert_invalid(signed_b64(raw, strlen(raw)));
 }
 
 START_TEST(test_bad_chars)
@@ -150,9 +167,9 @@ END_TEST
 
 START_TEST(test_bad_length)
 {
-    /* 22 raw bytes: 30 characters, a length of 4k+2. */
+    /* 22 bytes + 12 of MAC: 46 characters, a length of 4k+2. */
     char *c = crm_cursor_encode(arena, "name", "Ada Lovelace", 5);
-    ck_assert_uint_eq(strlen(c), 30);
+    ck_assert_uint_eq(strlen(c), 46);
     /* One character less: 4k+1 can never be base64. */
     char *t = crm_arena_strdup(arena, c);
     t[strlen(t) - 1] = '\0';
@@ -160,10 +177,11 @@ START_TEST(test_bad_length)
     /* One character more: decodes to a trailing NUL byte. */
     assert_invalid(crm_arena_printf(arena, "%sA", c));
 
-    /* A whole number of groups (12 raw bytes, 16 characters) plus one. */
+    /* A whole number of groups (12 + 12 raw bytes, 32 characters) plus one. */
     const char *s, *v;
     int64_t id;
-    char whole[] = "YzEKbmFtZQoxCkFk";
+    const char *whole = signed_b64("c1\nname\n1\nAd", 12);
+    ck_assert_uint_eq(strlen(whole), 32);
     ck_assert_int_eq(decode(whole, &s, &v, &id), CRM_OK);
     ck_assert_str_eq(v, "Ad");
     assert_invalid(crm_arena_printf(arena, "%sA", whole));
@@ -204,7 +222,7 @@ START_TEST(test_bad_fields)
     /* Not UTF-8, or a NUL byte hidden inside. */
     assert_raw_invalid("c1\nname\n5\n\xFF\xFE");
     assert_raw_invalid("c1\nname\n5\n\xC3");
-    assert_invalid(b64url("c1\nname\n5\nab\0cd", 14));
+    assert_invalid(signed_b64("c1\nname\n5\nab\0cd", 14));
 }
 END_TEST
 
@@ -213,7 +231,7 @@ START_TEST(test_nonzero_trailing_bits)
     /* 16 raw bytes: the last group is 2 characters, 4 spare bits. */
     const char *raw = "c1\nname\n12\nabcde";
     ck_assert_uint_eq(strlen(raw) % 3, 1);
-    char *c = b64url(raw, strlen(raw));
+    char *c = signed_b64(raw, strlen(raw));
     const char *s, *v;
     int64_t id;
     ck_assert_int_eq(decode(c, &s, &v, &id), CRM_OK);
@@ -231,7 +249,7 @@ START_TEST(test_nonzero_trailing_bits)
     /* 17 raw bytes: the last group is 3 characters, 2 spare bits. */
     raw = "c1\nname\n12\nabcdef";
     ck_assert_uint_eq(strlen(raw) % 3, 2);
-    c = b64url(raw, strlen(raw));
+    c = signed_b64(raw, strlen(raw));
     ck_assert_int_eq(decode(c, &s, &v, &id), CRM_OK);
     n = strlen(c);
     last = (int)(strchr(tab, c[n - 1]) - tab);
@@ -276,6 +294,29 @@ START_TEST(test_too_long)
 }
 END_TEST
 
+START_TEST(test_tampered_or_unsigned)
+{
+    const char *s, *v;
+    int64_t id;
+    /* Well formed but not signed: refused. */
+    const char *raw = "c1\nname\n17\nBob";
+    assert_invalid(b64url(raw, strlen(raw)));
+    /* Signed, then any one character changed: refused. */
+    char *c = crm_cursor_encode(arena, "name", "Bob", 17);
+    ck_assert_int_eq(decode(c, &s, &v, &id), CRM_OK);
+    for (size_t i = 0; c[i] != '\0'; i++) {
+        char *t = crm_arena_strdup(arena, c);
+        t[i] = t[i] == 'A' ? 'B' : 'A';
+        assert_invalid(t);
+    }
+    /* Another key (another deployment): refused. */
+    crm_cursor_set_key("other", 5);
+    assert_invalid(c);
+    crm_cursor_set_key(TEST_KEY, strlen(TEST_KEY));
+    ck_assert_int_eq(decode(c, &s, &v, &id), CRM_OK);
+}
+END_TEST
+
 START_TEST(test_cursor_from_other_sort_still_decodes)
 {
     /* The sort is in the cursor, so the caller can compare it. */
@@ -302,6 +343,7 @@ static Suite *cursor_suite(void)
     tc = tcase_create("tampered");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_bad_chars);
+    tcase_add_test(tc, test_tampered_or_unsigned);
     tcase_add_test(tc, test_bad_length);
     tcase_add_test(tc, test_wrong_prefix);
     tcase_add_test(tc, test_bad_fields);

@@ -112,10 +112,10 @@ START_TEST(test_sums_over_workers)
     ck_assert_double_eq(sample(t, "crm_http_requests_total{service=\"customers\",route="
                                   "\"customers.create\",status=\"500\"}"),
                         3);
-    ck_assert_double_eq(
-        sample(t, "crm_http_requests_total{service=\"customers\",route=\"unmatched\","
-                  "status=\"404\"}"),
-        6);
+    ck_assert_double_eq(sample(t,
+                               "crm_http_requests_total{service=\"customers\",route=\"unmatched\","
+                               "status=\"404\"}"),
+                        6);
     /* Only series that counted something. */
     ck_assert_double_eq(
         sample(t, "crm_http_requests_total{service=\"customers\",route=\"customers.get\","
@@ -229,7 +229,8 @@ START_TEST(test_concurrent_writers_and_replacement)
 
     char *t = render();
     ck_assert_double_eq(
-        sample(t, "crm_http_requests_total{service=\"svc\",route=\"customers.get\",status=\"200\"}"),
+        sample(t,
+               "crm_http_requests_total{service=\"svc\",route=\"customers.get\",status=\"200\"}"),
         250000);
     ck_assert_double_eq(sample(t, "crm_http_requests_total{service=\"svc\",route="
                                   "\"customers.create\",status=\"200\"}"),
@@ -271,8 +272,8 @@ START_TEST(test_empty)
     ck_assert_ptr_null(strstr(t, "crm_http_requests_total{"));
     ck_assert_ptr_null(strstr(t, "crm_http_request_duration_seconds_bucket{"));
     ck_assert_double_eq(sample(t, "crm_workers{service=\"svc\"}"), 0);
-    ck_assert_double_eq(
-        sample(t, "crm_worker_restarts_total{service=\"svc\",reason=\"crash\"}"), 0);
+    ck_assert_double_eq(sample(t, "crm_worker_restarts_total{service=\"svc\",reason=\"crash\"}"),
+                        0);
     free(t);
 }
 END_TEST

@@ -286,23 +286,28 @@ static int worker_pids(pid_t *out, int max)
 
 /* ---- a small FastCGI client ---- */
 
+static char fcgi_error[128]; /* why the last exchange failed */
+
 static int fcgi_connect(void)
 {
     int fd;
     if (strncmp(listen_spec, "unix:", 5) == 0) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", listen_spec + 5);
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
         fd = socket(AF_UNIX, SOCK_STREAM, 0);
         if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+            snprintf(fcgi_error, sizeof(fcgi_error), "connect: %s", strerror(errno));
             close(fd);
             return -1;
         }
     } else {
         struct sockaddr_in sa = { .sin_family = AF_INET,
                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                                  .sin_port = htons((uint16_t)atoi(strrchr(listen_spec, ':') + 1)) };
+                                  .sin_port =
+                                      htons((uint16_t)atoi(strrchr(listen_spec, ':') + 1)) };
         fd = socket(AF_INET, SOCK_STREAM, 0);
         if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+            snprintf(fcgi_error, sizeof(fcgi_error), "connect: %s", strerror(errno));
             close(fd);
             return -1;
         }
@@ -336,12 +341,14 @@ static size_t pair(unsigned char *out, const char *name, const char *value)
 }
 
 /* Send a whole GET request for uri on a new connection; returns the fd. */
-static int fcgi_send(const char *uri)
+/* Write a whole GET request for uri on fd; keep asks to keep the connection. */
+static void fcgi_write_request(int fd, const char *uri, int keep)
 {
     unsigned char params[1024], msg[2048];
-    static const unsigned char begin[8] = { 0, 1, 0, 0, 0, 0, 0, 0 }; /* responder */
+    unsigned char begin[8] = { 0, 1, 0, 0, 0, 0, 0, 0 }; /* responder */
     size_t p = 0, m = 0;
 
+    begin[2] = keep ? 1 : 0; /* FCGI_KEEP_CONN, as nginx's fastcgi_keep_conn */
     p += pair(params + p, "REQUEST_METHOD", "GET");
     p += pair(params + p, "REQUEST_URI", uri);
     p += pair(params + p, "DOCUMENT_URI", uri);
@@ -353,11 +360,15 @@ static int fcgi_send(const char *uri)
     m += record(msg + m, 4, params, p);
     m += record(msg + m, 4, "", 0);
     m += record(msg + m, 5, "", 0);
-
-    int fd = fcgi_connect();
-    if (fd < 0)
-        return -1;
     ck_assert_int_eq(write(fd, msg, m), (ssize_t)m);
+}
+
+/* Send a GET request for uri on a new connection; returns the fd. */
+static int fcgi_send(const char *uri)
+{
+    int fd = fcgi_connect();
+    if (fd >= 0)
+        fcgi_write_request(fd, uri, 0);
     return fd;
 }
 
@@ -366,11 +377,16 @@ static int read_full(int fd, unsigned char *buf, size_t n)
     size_t got = 0;
     while (got < n) {
         struct pollfd pf = { .fd = fd, .events = POLLIN };
-        if (poll(&pf, 1, 15000) <= 0)
+        if (poll(&pf, 1, 15000) <= 0) {
+            snprintf(fcgi_error, sizeof(fcgi_error), "no answer in 15 s");
             return -1;
+        }
         ssize_t r = read(fd, buf + got, n - got);
-        if (r <= 0)
+        if (r <= 0) {
+            snprintf(fcgi_error, sizeof(fcgi_error), "connection closed: %s",
+                     r == 0 ? "EOF" : strerror(errno));
             return -1;
+        }
         got += (size_t)r;
     }
     return 0;
@@ -381,7 +397,7 @@ static int read_full(int fd, unsigned char *buf, size_t n)
  * when the connection ended without END_REQUEST. body gets what follows
  * the headers.
  */
-static int fcgi_recv(int fd, char *body, size_t cap)
+static int fcgi_read_response(int fd, char *body, size_t cap)
 {
     static char out[65536];
     size_t olen = 0;
@@ -404,7 +420,6 @@ static int fcgi_recv(int fd, char *body, size_t cap)
             break;
         }
     }
-    close(fd);
     if (!ended)
         return -1;
     out[olen] = '\0';
@@ -417,10 +432,36 @@ static int fcgi_recv(int fd, char *body, size_t cap)
     return status;
 }
 
+static int fcgi_recv(int fd, char *body, size_t cap)
+{
+    int status = fcgi_read_response(fd, body, cap);
+    close(fd);
+    return status;
+}
+
 static int fcgi_get(const char *uri, char *body, size_t cap)
 {
     int fd = fcgi_send(uri);
     return fd < 0 ? -1 : fcgi_recv(fd, body, cap);
+}
+
+/* GET uri and expect status; on failure say why, with the pool's log. */
+#define expect_get(uri, want, body)                                                                \
+    do {                                                                                           \
+        int got_ = fcgi_get(uri, body, sizeof(body));                                              \
+        ck_assert_msg(got_ == (want), "GET %s: %d, not %d (%s)\n%s", uri, got_, want,              \
+                      got_ < 0 ? fcgi_error : "", read_log());                                     \
+    } while (0)
+
+static void free_config(crm_config *c)
+{
+    for (size_t i = 0; i < crm_config_table_len; i++) {
+        if (crm_config_table[i].type != CRM_CONF_STR)
+            continue;
+        char **f = (char **)(void *)((char *)c + crm_config_table[i].offset);
+        free(*f);
+    }
+    free(c->service);
 }
 
 /* ---- tests ---- */
@@ -431,11 +472,11 @@ START_TEST(test_serves_requests)
     start_pool(3, 0, 5);
 
     for (int i = 0; i < 30; i++) {
-        ck_assert_int_eq(fcgi_get("/ping", body, sizeof(body)), 200);
+        expect_get("/ping", 200, body);
         ck_assert_str_eq(body, "pong");
     }
-    ck_assert_int_eq(fcgi_get("/nope", body, sizeof(body)), 404);
-    ck_assert_int_eq(fcgi_get("/noresp", body, sizeof(body)), 500);
+    expect_get("/nope", 404, body);
+    expect_get("/noresp", 500, body);
     ck_assert_ptr_nonnull(strstr(body, "\"status\":500"));
 
     ck_assert_double_eq(
@@ -444,8 +485,7 @@ START_TEST(test_serves_requests)
         metric("crm_http_requests_total{service=\"pooltest\",route=\"unmatched\",status=\"404\"}"),
         1);
     ck_assert_double_eq(
-        metric("crm_http_requests_total{service=\"pooltest\",route=\"noresp\",status=\"500\"}"),
-        1);
+        metric("crm_http_requests_total{service=\"pooltest\",route=\"noresp\",status=\"500\"}"), 1);
     ck_assert_double_eq(metric("crm_workers{service=\"pooltest\"}"), 3);
     ck_assert_double_eq(metric("crm_http_requests_in_flight{service=\"pooltest\"}"), 0);
 
@@ -479,10 +519,23 @@ START_TEST(test_crashed_worker_is_replaced)
     ck_assert_int_eq(n, 2);
     sleep_ms(1100); /* past the early-death back-off: replaced at once */
     ck_assert_int_eq(kill(before[0], SIGKILL), 0);
+    /*
+     * Wait until it is dead: a process woken in accept() by the signal can
+     * still take one connection before it dies, which the client sees reset.
+     */
+    for (int i = 0; i < 100; i++) {
+        pid_t now[8];
+        int m = worker_pids(now, 8), still = 0;
+        for (int k = 0; k < m; k++)
+            still |= now[k] == before[0];
+        if (!still)
+            break;
+        sleep_ms(5);
+    }
 
     /* The sibling keeps serving meanwhile. */
     for (int i = 0; i < 10; i++)
-        ck_assert_int_eq(fcgi_get("/ping", body, sizeof(body)), 200);
+        expect_get("/ping", 200, body);
 
     int replaced = 0;
     for (int t = 0; t < 150 && !replaced; t++) {
@@ -492,11 +545,11 @@ START_TEST(test_crashed_worker_is_replaced)
             sleep_ms(20);
     }
     ck_assert_msg(replaced, "worker not replaced: %s", read_log());
-    ck_assert_double_eq(
-        metric("crm_worker_restarts_total{service=\"pooltest\",reason=\"crash\"}"), 1);
+    ck_assert_double_eq(metric("crm_worker_restarts_total{service=\"pooltest\",reason=\"crash\"}"),
+                        1);
     ck_assert_double_eq(metric("crm_workers{service=\"pooltest\"}"), 2);
     for (int i = 0; i < 10; i++)
-        ck_assert_int_eq(fcgi_get("/ping", body, sizeof(body)), 200);
+        expect_get("/ping", 200, body);
 
     char *log = read_log();
     ck_assert_ptr_nonnull(strstr(log, "worker exited"));
@@ -510,12 +563,12 @@ END_TEST
 START_TEST(test_recycle_after_max_requests)
 {
     char body[4096];
-    pid_t seen[64];
+    pid_t seen[64] = { 0 };
     int n_seen = 0;
     start_pool(2, 5, 5);
 
     for (int i = 0; i < 30; i++) {
-        ck_assert_int_eq(fcgi_get("/pid", body, sizeof(body)), 200);
+        expect_get("/pid", 200, body);
         pid_t p = (pid_t)atol(body);
         int known = 0;
         for (int k = 0; k < n_seen; k++)
@@ -532,8 +585,8 @@ START_TEST(test_recycle_after_max_requests)
             sleep_ms(20);
     }
     ck_assert_double_ge(recycled, 5);
-    ck_assert_double_eq(
-        metric("crm_worker_restarts_total{service=\"pooltest\",reason=\"crash\"}"), 0);
+    ck_assert_double_eq(metric("crm_worker_restarts_total{service=\"pooltest\",reason=\"crash\"}"),
+                        0);
 
     kill(sup_pid, SIGTERM);
     ck_assert_int_eq(wait_pool(5000), 0);
@@ -632,12 +685,37 @@ START_TEST(test_failing_init_backs_off)
 }
 END_TEST
 
+START_TEST(test_kept_connection_does_not_hold_up_drain)
+{
+    char body[256];
+    struct timespec t0, t1;
+    start_pool(1, 0, 5);
+
+    /* One worker, one kept connection, two requests over it. */
+    int fd = fcgi_connect();
+    ck_assert_int_ge(fd, 0);
+    fcgi_write_request(fd, "/ping", 1);
+    ck_assert_int_eq(fcgi_read_response(fd, body, sizeof(body)), 200);
+    fcgi_write_request(fd, "/pid", 1);
+    ck_assert_int_eq(fcgi_read_response(fd, body, sizeof(body)), 200);
+
+    /* The worker waits on that idle connection; SIGTERM still ends it. */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_int_eq(kill(sup_pid, SIGTERM), 0);
+    ck_assert_int_eq(wait_pool(4000), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ck_assert_int_lt(t1.tv_sec - t0.tv_sec, 2);
+    ck_assert_int_eq(fcgi_read_response(fd, body, sizeof(body)), -1); /* closed */
+    close(fd);
+}
+END_TEST
+
 START_TEST(test_tcp_listener)
 {
     char body[256];
     snprintf(listen_spec, sizeof(listen_spec), "127.0.0.1:%d", free_port());
     start_pool(2, 0, 5);
-    ck_assert_int_eq(fcgi_get("/ping", body, sizeof(body)), 200);
+    expect_get("/ping", 200, body);
     ck_assert_str_eq(body, "pong");
     kill(sup_pid, SIGTERM);
     ck_assert_int_eq(wait_pool(5000), 0);
@@ -654,7 +732,7 @@ START_TEST(test_socket_path_checks)
     ck_assert_int_eq(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
     close(s);
     start_pool(1, 0, 5);
-    ck_assert_int_eq(fcgi_get("/ping", body, sizeof(body)), 200);
+    expect_get("/ping", 200, body);
 
     /* A second pool on a live socket refuses to start and leaves it alone. */
     crm_config c;
@@ -663,7 +741,7 @@ START_TEST(test_socket_path_checks)
     ck_assert_int_eq(crm_config_load(&c, "pooltest", err, sizeof(err)), CRM_OK);
     crm_pool_spec spec = { &c, routes, CRM_NELEM(routes), NULL, NULL, NULL, NULL };
     ck_assert_int_eq(crm_pool_run(&spec), 1);
-    ck_assert_int_eq(fcgi_get("/ping", body, sizeof(body)), 200);
+    expect_get("/ping", 200, body);
 
     kill(sup_pid, SIGTERM);
     ck_assert_int_eq(wait_pool(5000), 0);
@@ -675,6 +753,7 @@ START_TEST(test_socket_path_checks)
     struct stat st;
     ck_assert_int_eq(stat(sock_path, &st), 0);
     ck_assert(S_ISREG(st.st_mode));
+    free_config(&c);
 }
 END_TEST
 
@@ -743,10 +822,11 @@ START_TEST(test_handle_in_memory)
     crm_buf b;
     crm_buf_init(&b, 0);
     crm_metrics_render(&b);
-    ck_assert_ptr_nonnull(
-        strstr(b.data, "crm_http_requests_total{service=\"pooltest\",route=\"ping\",status=\"200\"} 1\n"));
     ck_assert_ptr_nonnull(strstr(
-        b.data, "crm_http_requests_total{service=\"pooltest\",route=\"noresp\",status=\"500\"} 1\n"));
+        b.data, "crm_http_requests_total{service=\"pooltest\",route=\"ping\",status=\"200\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(
+        b.data,
+        "crm_http_requests_total{service=\"pooltest\",route=\"noresp\",status=\"500\"} 1\n"));
     ck_assert_ptr_nonnull(strstr(b.data, "crm_http_requests_in_flight{service=\"pooltest\"} 0\n"));
     crm_buf_free(&b);
     crm_arena_free(a);
@@ -766,6 +846,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_idle_pool_drains_fast);
     tcase_add_test(tc, test_drain_deadline_kills);
     tcase_add_test(tc, test_failing_init_backs_off);
+    tcase_add_test(tc, test_kept_connection_does_not_hold_up_drain);
     tcase_add_test(tc, test_tcp_listener);
     tcase_add_test(tc, test_socket_path_checks);
     suite_add_tcase(s, tc);

@@ -166,8 +166,8 @@ START_TEST(test_method_path)
     fake f;
     fake_init(&f);
     fake_set(&f, "REQUEST_METHOD", "PATCH");
-    fake_set(&f, "DOCUMENT_URI", "/api/v1/customers/7");
-    fake_set(&f, "REQUEST_URI", "/ignored?x=1");
+    fake_set(&f, "DOCUMENT_URI", "/api/v1/customers/ignored");
+    fake_set(&f, "REQUEST_URI", "/api/v1/customers/7?x=1");
     fake_set(&f, "QUERY_STRING", "x=1");
     crm_req *r = crm_req_new(arena, &fake_io, &f, 100);
     ck_assert_ptr_eq(crm_req_arena(r), arena);
@@ -180,21 +180,22 @@ START_TEST(test_method_path)
 }
 END_TEST
 
-START_TEST(test_path_fallback_request_uri)
+START_TEST(test_path_fallback_document_uri)
 {
     fake f;
     fake_init(&f);
-    fake_set(&f, "REQUEST_URI", "/api/v1/customers?limit=5&q=a");
+    /* The raw target is used as sent: no decoding, no slash merging. */
+    fake_set(&f, "REQUEST_URI", "/api/v1/customers/%2F1");
+    fake_set(&f, "DOCUMENT_URI", "/api/v1/customers/1");
     crm_req *r = crm_req_new(arena, &fake_io, &f, 100);
     ck_assert_str_eq(crm_req_method(r), "GET");
-    ck_assert_str_eq(crm_req_path(r), "/api/v1/customers");
-    ck_assert_str_eq(crm_req_query_string(r), "");
+    ck_assert_str_eq(crm_req_path(r), "/api/v1/customers/%2F1");
     fake_done(&f);
 
-    /* An empty DOCUMENT_URI falls back too; no query to strip. */
+    /* No REQUEST_URI (or an empty one): DOCUMENT_URI. */
     fake_init(&f);
-    fake_set(&f, "DOCUMENT_URI", "");
-    fake_set(&f, "REQUEST_URI", "/plain");
+    fake_set(&f, "REQUEST_URI", "");
+    fake_set(&f, "DOCUMENT_URI", "/plain");
     r = crm_req_new(arena, &fake_io, &f, 100);
     ck_assert_str_eq(crm_req_path(r), "/plain");
     fake_done(&f);
@@ -847,7 +848,7 @@ static Suite *req_suite(void)
     TCase *tc = tcase_create("request");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_method_path);
-    tcase_add_test(tc, test_path_fallback_request_uri);
+    tcase_add_test(tc, test_path_fallback_document_uri);
     tcase_add_test(tc, test_headers);
     tcase_add_test(tc, test_request_id);
     tcase_add_test(tc, test_path_id);
