@@ -52,6 +52,7 @@ typedef struct {
     char *db_migrate_password; /* CRM_DB_MIGRATE_PASSWORD(_FILE) */
     long db_timeout;           /* CRM_DB_TIMEOUT: connect/read/write seconds */
     char *sql_dir;             /* CRM_SQL_DIR: migrations of this service */
+    char *cursor_key;          /* CRM_CURSOR_KEY(_FILE): signs list cursors */
 } crm_config;
 
 extern const crm_conf_entry crm_config_table[];
