@@ -5,8 +5,8 @@
 #define CUSTOMERS_H
 
 #include "crm_arena.h"
-#include "crm_db.h"
 #include "crm_config.h"
+#include "crm_db.h"
 #include "crm_router.h"
 
 /* A customer row as read; strings live in the request arena. */
@@ -14,11 +14,11 @@ typedef struct {
     int64_t id;
     const char *name;
     const char *email;
-    const char *phone;     /* NULL: none */
-    const char *company;   /* NULL: none */
+    const char *phone;   /* NULL: none */
+    const char *company; /* NULL: none */
     const char *status;
-    int64_t owner_id;      /* 0: none */
-    const char *tags;      /* JSON array text, as stored */
+    int64_t owner_id; /* 0: none */
+    const char *tags; /* JSON array text, as stored */
     int64_t version;
     const char *created_at; /* ISO 8601 UTC */
     const char *updated_at;
@@ -36,7 +36,7 @@ typedef struct {
     const char *const *tags;
     size_t n_tags;
     const char *tags_json;
-    int set_tags;   /* update: rewrite the tag index from tags/n_tags */
+    int set_tags; /* update: rewrite the tag index from tags/n_tags */
 } customer_in;
 
 typedef struct {
@@ -44,7 +44,7 @@ typedef struct {
     int64_t customer_id;
     const char *kind;
     const char *body;
-    int64_t author_id;  /* 0: none */
+    int64_t author_id; /* 0: none */
     const char *created_at;
 } note;
 
@@ -62,14 +62,14 @@ extern const char *const customer_sorts[SORT_COUNT + 1]; /* "-created_at" ... NU
 
 typedef struct {
     int sort;
-    const char *status;   /* NULL: any */
-    int64_t owner;        /* 0: any */
-    const char *tag;      /* NULL: any */
-    const char *fts;      /* boolean-mode query or NULL */
-    int after;            /* cursor given */
+    const char *status; /* NULL: any */
+    int64_t owner;      /* 0: any */
+    const char *tag;    /* NULL: any */
+    const char *fts;    /* boolean-mode query or NULL */
+    int after;          /* cursor given */
     const char *after_value;
     int64_t after_id;
-    int limit;            /* rows to fetch */
+    int limit; /* rows to fetch */
 } customer_filter;
 
 /* Handlers (handlers.c); the route table is in main.c. */

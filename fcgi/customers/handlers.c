@@ -17,15 +17,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#define JSON_TYPE "application/json; charset=utf-8"
-#define OWNER_MAX ((INT64_C(1) << 53) - 1)
+#define JSON_TYPE     "application/json; charset=utf-8"
+#define OWNER_MAX     ((INT64_C(1) << 53) - 1)
 #define LIMIT_DEFAULT 50
-#define LIMIT_MAX 200
-#define TAGS_MAX 20
-#define TAG_LEN_MAX 32
-#define NOTE_MAX 10000
-#define OUT_CAP (16u << 20)
-#define TX_ATTEMPTS 3 /* deadlocks are retried this many times */
+#define LIMIT_MAX     200
+#define TAGS_MAX      20
+#define TAG_LEN_MAX   32
+#define NOTE_MAX      10000
+#define OUT_CAP       (16u << 20)
+#define TX_ATTEMPTS   3 /* deadlocks are retried this many times */
 
 static crm_db *db;
 static crm_buf out; /* response body, reused by every request of the worker */
@@ -306,8 +306,15 @@ static const char *tags_json(crm_arena *a, const char *const *tags, size_t n)
 
 /* ---- customers ---- */
 
-enum { P_NAME = 1, P_EMAIL = 2, P_PHONE = 4, P_COMPANY = 8, P_STATUS = 16, P_OWNER = 32,
-       P_TAGS = 64 };
+enum {
+    P_NAME = 1,
+    P_EMAIL = 2,
+    P_PHONE = 4,
+    P_COMPANY = 8,
+    P_STATUS = 16,
+    P_OWNER = 32,
+    P_TAGS = 64
+};
 enum { IN_CREATE, IN_PUT, IN_PATCH };
 
 /*
@@ -866,8 +873,8 @@ static int note_tx(crm_req *r, crm_idem *idem, int64_t cid, const char *kind, co
         goto out;
     crm_buf_reset(&out);
     note_json(&out, nt);
-    *location = crm_arena_printf(a, "/api/v1/customers/%lld/notes/%lld", (long long)cid,
-                                 (long long)nid);
+    *location =
+        crm_arena_printf(a, "/api/v1/customers/%lld/notes/%lld", (long long)cid, (long long)nid);
     rc = crm_idem_store(idem, db, 201, *location, NULL, out.data, out.len);
     if (rc == CRM_OK)
         rc = crm_db_commit(db);

@@ -25,8 +25,8 @@ enum {
     ST_NOTE_LIST,
     ST_NOTE_LIST_BEFORE,
     ST_NOTE_DELETE,
-    ST_COUNT_BASE = 64,                  /* + filter mask (16) */
-    ST_LIST_BASE = 128,                  /* + (sort * 16 + mask) * 2 + cursor */
+    ST_COUNT_BASE = 64, /* + filter mask (16) */
+    ST_LIST_BASE = 128, /* + (sort * 16 + mask) * 2 + cursor */
 };
 
 #define COLS                                                                                       \
@@ -86,8 +86,8 @@ const char *const customer_sorts[SORT_COUNT + 1] = {
 };
 
 static const struct {
-    const char *key;      /* expression the cursor value is read from */
-    const char *after;    /* keyset condition: value, value, id */
+    const char *key;   /* expression the cursor value is read from */
+    const char *after; /* keyset condition: value, value, id */
     const char *order;
 } sort_sql[SORT_COUNT] = {
     { "DATE_FORMAT(c.created_at, '%Y-%m-%d %H:%i:%s.%f')",
