@@ -36,6 +36,8 @@ IT_LIB    = $(BUILD)/tests/integration/itest.o
 TOOLS     = $(BUILD)/tests/tools/pagewalk
 
 .PHONY: all build deps run stop test unit bench lint format clean tests
+# Keep test objects: they are intermediate files, and make would delete them.
+.SECONDARY:
 all: build
 build: $(BINS)
 tests: $(UNIT_BINS) $(IT_BINS)
