@@ -29,10 +29,10 @@ enum {
     ST_LIST_BASE = 128, /* + (sort * 16 + mask) * 2 + cursor */
 };
 
+/* Times come back as "YYYY-MM-DD HH:MM:SS.ffffff" (UTC); iso() makes them ISO 8601. */
 #define COLS                                                                                       \
     "c.id, c.name, c.email, c.phone, c.company, c.status, c.owner_id, c.tags, c.version,"          \
-    " DATE_FORMAT(c.created_at, '%Y-%m-%dT%H:%i:%s.%fZ'),"                                         \
-    " DATE_FORMAT(c.updated_at, '%Y-%m-%dT%H:%i:%s.%fZ')"
+    " c.created_at, c.updated_at"
 
 static const char SQL_GET[] =
     "SELECT " COLS " FROM customers c WHERE c.id = ? AND c.deleted_at IS NULL";
@@ -53,9 +53,7 @@ static const char SQL_TAG_ADD[] = "INSERT INTO customer_tags (customer_id, tag) 
 static const char SQL_LOCK_LIVE[] =
     "SELECT id FROM customers WHERE id = ? AND deleted_at IS NULL LOCK IN SHARE MODE";
 
-#define NOTE_COLS                                                                                  \
-    "n.id, n.customer_id, n.kind, n.body, n.author_id,"                                            \
-    " DATE_FORMAT(n.created_at, '%Y-%m-%dT%H:%i:%s.%fZ')"
+#define NOTE_COLS "n.id, n.customer_id, n.kind, n.body, n.author_id, n.created_at"
 
 static const char SQL_NOTE_INSERT[] =
     "INSERT INTO customer_notes (customer_id, kind, body, author_id) VALUES (?, ?, ?, ?)";
@@ -158,6 +156,22 @@ static const char *col_dup(crm_stmt *st, crm_arena *a, unsigned i)
     return crm_arena_strndup(a, s, n);
 }
 
+/* "2026-11-27 12:00:00.123456" -> "2026-11-27T12:00:00.123456Z" */
+static const char *iso(crm_stmt *st, crm_arena *a, unsigned i)
+{
+    size_t n;
+    if (crm_stmt_col_null(st, i))
+        return NULL;
+    const char *s = crm_stmt_col_str(st, i, &n);
+    char *out = crm_arena_alloc(a, n + 2);
+    memcpy(out, s, n);
+    if (n > 10 && out[10] == ' ')
+        out[10] = 'T';
+    out[n] = 'Z';
+    out[n + 1] = '\0';
+    return out;
+}
+
 static void read_customer(crm_stmt *st, crm_arena *a, customer *c)
 {
     c->id = crm_stmt_col_int(st, 0);
@@ -169,8 +183,8 @@ static void read_customer(crm_stmt *st, crm_arena *a, customer *c)
     c->owner_id = crm_stmt_col_null(st, 6) ? 0 : crm_stmt_col_int(st, 6);
     c->tags = col_dup(st, a, 7);
     c->version = crm_stmt_col_int(st, 8);
-    c->created_at = col_dup(st, a, 9);
-    c->updated_at = col_dup(st, a, 10);
+    c->created_at = iso(st, a, 9);
+    c->updated_at = iso(st, a, 10);
     c->sort_value = NULL;
 }
 
@@ -374,7 +388,7 @@ static void read_note(crm_stmt *st, crm_arena *a, note *n)
     n->kind = col_dup(st, a, 2);
     n->body = col_dup(st, a, 3);
     n->author_id = crm_stmt_col_null(st, 4) ? 0 : crm_stmt_col_int(st, 4);
-    n->created_at = col_dup(st, a, 5);
+    n->created_at = iso(st, a, 5);
 }
 
 int store_note_insert(crm_db *db, int64_t customer_id, const char *kind, const char *body,
