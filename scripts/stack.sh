@@ -12,6 +12,10 @@
 # summary.
 set -euo pipefail
 
+# mariadbd and nginx live in /usr/sbin, which a normal user's PATH lacks.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin:/sbin ;; esac
+export PATH
+
 SELF=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)/$(basename "${BASH_SOURCE[0]}")
 REPO=$(cd "$(dirname "$SELF")/.." && pwd -P)
 
@@ -35,7 +39,8 @@ usage: scripts/stack.sh COMMAND
   pool-start SVC | pool-stop SVC | pool-pid SVC
 
 environment (defaults):
-  CRM_STATE=<repo>/state/run  CRM_BIN=build/release  CRM_SERVICES=customers
+  CRM_STATE=<repo>/state/run  CRM_BIN=build/release (build/asan if SANITIZE=1)
+  CRM_SERVICES=customers
   CRM_HTTPS_PORT=8443 CRM_HTTP_PORT=8080 CRM_INTERNAL_PORT=8081
   CRM_MARIADB_PORT=3307 CRM_ADMIN_PORT_BASE=9100 (service i: base+i)
   CRM_DEMO=0 (1: load demo data into empty tables)  CRM_WORKERS (pool size)
@@ -71,7 +76,8 @@ if [[ $CMD != up && $CMD != run && -f $STATE/stack.conf ]]; then
 fi
 
 read -r -a SERVICES <<<"${CRM_SERVICES:-customers}"
-BIN=${CRM_BIN:-build/release}
+# `make ... SANITIZE=1` puts SANITIZE in our environment: its build is build/asan.
+if [[ ${SANITIZE:-} == 1 ]]; then BIN=${CRM_BIN:-build/asan}; else BIN=${CRM_BIN:-build/release}; fi
 case $BIN in /*) ;; *) BIN=$REPO/$BIN ;; esac
 HTTPS_PORT=${CRM_HTTPS_PORT:-8443}
 HTTP_PORT=${CRM_HTTP_PORT:-8080}
@@ -304,7 +310,7 @@ db_init() {
     # --no-defaults: nothing from /etc/mysql; creates root@localhost and
     # $ME@localhost, both unix-socket only (no password exists).
     mariadb-install-db --no-defaults --datadir="$datadir" --user="$ME" \
-        --auth-root-authentication-method=socket --skip-test-db --skip-name-resolve \
+        --auth-root-authentication-method=socket --skip-test-db --skip-name-resolve --force \
         </dev/null >"$LOGS/mariadb-install.log" 2>&1 9>&- || true
     [[ -n $tmp ]] && rm -rf "$tmp"
     # Its exit status is not trustworthy: check the result.

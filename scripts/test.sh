@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# Run the test suites (`make test`, `make unit`). Builds nothing: make did.
+#
+#   scripts/test.sh all          unit suites, then the stack, then integration
+#   scripts/test.sh unit         unit suites only (MariaDB for the DB ones)
+#   scripts/test.sh suite NAME   one suite, unit or integration, by file name
+#                                (e.g. test_crm_json, test_customers_api)
+#
+# A suite is one test binary under $CRM_BIN/tests/unit (recursively) or
+# $CRM_BIN/tests/integration. The stack runs in its own state folder
+# (state/test) on its own ports, so a `make run` next to it is untouched; its
+# processes are stopped at the end whatever happens, its logs are kept until
+# the next run. The last line is "N passed, M failed" counting suites.
+#
+# Environment: CRM_BIN (default build/release, or build/asan when SANITIZE=1),
+# CRM_TEST_KEEP_STATE=1 (reuse state/test instead of starting afresh),
+# CRM_SUITE_TIMEOUT (seconds per suite, default 900).
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+STACK=$REPO/scripts/stack.sh
+cd "$REPO"
+
+MODE=${1:-all}
+NAME=${2:-}
+
+# `make test SANITIZE=1` puts SANITIZE in our environment: build/asan.
+if [[ ${SANITIZE:-} == 1 ]]; then BIN=${CRM_BIN:-build/asan}; else BIN=${CRM_BIN:-build/release}; fi
+case $BIN in /*) ;; *) BIN=$REPO/$BIN ;; esac
+export CRM_BIN=$BIN
+export CRM_STATE=${CRM_TEST_STATE:-$REPO/state/test}
+export CRM_HTTPS_PORT=${CRM_TEST_HTTPS_PORT:-18443}
+export CRM_HTTP_PORT=${CRM_TEST_HTTP_PORT:-18080}
+export CRM_INTERNAL_PORT=${CRM_TEST_INTERNAL_PORT:-18081}
+export CRM_MARIADB_PORT=${CRM_TEST_MARIADB_PORT:-13307}
+export CRM_ADMIN_PORT_BASE=${CRM_TEST_ADMIN_PORT_BASE:-19100}
+export CRM_DEMO=0
+SUITE_TIMEOUT=${CRM_SUITE_TIMEOUT:-900}
+
+# Check: forked tests, generous timeouts (sanitizer builds are slower).
+export CK_FORK=${CK_FORK:-yes}
+export CK_DEFAULT_TIMEOUT=${CK_DEFAULT_TIMEOUT:-30}
+if [[ $BIN == */asan ]]; then
+    export CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-3}
+fi
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+
+usage() {
+    sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+PASSED=0
+FAILED=0
+FAILED_NAMES=()
+STACK_STARTED=0
+
+# Suites: executable test_* files without an extension (not .o/.d).
+find_suites() {
+    local dir=$1 depth=$2
+    [[ -d $dir ]] || return 0
+    find "$dir" -maxdepth "$depth" -type f -name 'test_*' ! -name '*.*' -perm -u+x | sort
+}
+
+run_suite() {
+    local kind=$1 bin=$2 name rc start secs
+    name=$(basename "$bin")
+    printf '\n=== %s: %s ===\n' "$kind" "$name"
+    start=$(date +%s)
+    set +e
+    timeout -k 10 "$SUITE_TIMEOUT" "$bin" </dev/null
+    rc=$?
+    set -e
+    secs=$(($(date +%s) - start))
+    if ((rc == 0)); then
+        PASSED=$((PASSED + 1))
+        printf -- '--- PASS %s (%ss)\n' "$name" "$secs"
+    else
+        FAILED=$((FAILED + 1))
+        FAILED_NAMES+=("$kind/$name")
+        if ((rc == 124)); then
+            printf -- '--- FAIL %s (timed out after %ss)\n' "$name" "$SUITE_TIMEOUT"
+        else
+            printf -- '--- FAIL %s (exit %s, %ss)\n' "$name" "$rc" "$secs"
+        fi
+    fi
+}
+
+fail_step() {
+    FAILED=$((FAILED + 1))
+    FAILED_NAMES+=("$1")
+    printf -- '--- FAIL %s\n' "$1"
+}
+
+load_env() {
+    local lines
+    lines=$("$STACK" env)
+    set -a
+    eval "$lines"
+    set +a
+    export CRM_TEST_DB_SOCKET=$CRM_DB_SOCKET
+    export CRM_TEST_DB_USER=$CRM_DB_ADMIN_USER
+}
+
+start_db() {
+    printf '\n=== MariaDB (%s) ===\n' "$CRM_STATE"
+    STACK_STARTED=1
+    if ! "$STACK" db-start; then
+        fail_step "MariaDB start"
+        return 1
+    fi
+    load_env
+}
+
+start_stack() {
+    printf '\n=== stack up (%s) ===\n' "$CRM_STATE"
+    STACK_STARTED=1
+    if ! "$STACK" up; then
+        fail_step "stack up"
+        return 1
+    fi
+    load_env
+}
+
+show_logs() {
+    local f
+    printf '\n=== logs (last lines; all of them in %s) ===\n' "$CRM_STATE"
+    for f in "$CRM_STATE"/logs/*.log "$CRM_STATE/nginx/logs/error.log"; do
+        [[ -s $f ]] || continue
+        case $f in */mariadb-install.log | */openssl.log) continue ;; esac
+        printf -- '--- %s\n' "${f#"$CRM_STATE"/}"
+        tail -n 40 "$f"
+    done
+}
+
+finish() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if ((STACK_STARTED)); then
+        if ((FAILED)); then show_logs; fi
+        printf '\n=== stack down ===\n'
+        "$STACK" down || true
+    fi
+    if ((FAILED)); then
+        printf '\nfailed: %s\n' "${FAILED_NAMES[*]}"
+    fi
+    if ((PASSED + FAILED == 0)) && ((rc == 0)); then
+        printf '\nno test binaries under %s/tests (did "make tests" run?)\n' "$BIN"
+    fi
+    printf '\n%d passed, %d failed\n' "$PASSED" "$FAILED"
+    if ((FAILED)) || ((rc != 0)); then
+        exit 1
+    fi
+    exit 0
+}
+
+fresh_state() {
+    "$STACK" down >/dev/null 2>&1 || true
+    if [[ ${CRM_TEST_KEEP_STATE:-0} != 1 ]]; then
+        rm -rf "$CRM_STATE"
+    fi
+}
+
+run_units() {
+    local bin units
+    mapfile -t units < <(find_suites "$BIN/tests/unit" 3)
+    ((${#units[@]})) || return 0
+    start_db || return 0
+    for bin in "${units[@]}"; do run_suite unit "$bin"; done
+}
+
+run_integration() {
+    local bin its
+    mapfile -t its < <(find_suites "$BIN/tests/integration" 1)
+    if ! start_stack; then
+        for bin in "${its[@]}"; do fail_step "integration/$(basename "$bin") (not run)"; done
+        return 0
+    fi
+    if ((${#its[@]} == 0)); then
+        printf 'no integration suites under %s/tests/integration\n' "$BIN"
+        return 0
+    fi
+    for bin in "${its[@]}"; do run_suite integration "$bin"; done
+}
+
+run_one() {
+    local bin
+    [[ -n $NAME ]] || {
+        usage >&2
+        exit 2
+    }
+    bin=$(find_suites "$BIN/tests/unit" 3 | grep -E "/${NAME}\$" | head -1 || true)
+    if [[ -n $bin ]]; then
+        start_db || return 0
+        run_suite unit "$bin"
+        return 0
+    fi
+    bin=$(find_suites "$BIN/tests/integration" 1 | grep -E "/${NAME}\$" | head -1 || true)
+    if [[ -n $bin ]]; then
+        start_stack || return 0
+        run_suite integration "$bin"
+        return 0
+    fi
+    printf 'no suite named %s under %s/tests\n' "$NAME" "$BIN" >&2
+    exit 2
+}
+
+case $MODE in
+all | unit | suite) ;;
+-h | --help | help)
+    usage
+    exit 0
+    ;;
+*)
+    usage >&2
+    exit 2
+    ;;
+esac
+
+trap finish EXIT
+trap 'exit 130' INT TERM
+fresh_state
+case $MODE in
+all)
+    run_units
+    run_integration
+    ;;
+unit) run_units ;;
+suite) run_one ;;
+esac
