@@ -22,6 +22,10 @@ endif
 
 ALL_CFLAGS = -std=c11 $(CFLAGS_W) $(CFLAGS) -MMD -MP
 
+# The scripts run what this build made.
+export CRM_BIN := $(BUILD)
+export CRM_SERVICES := $(SERVICES)
+
 SERVICES  = customers
 LIB       = $(BUILD)/libcrm.a
 LIB_SRC   = $(wildcard shared/*.c)

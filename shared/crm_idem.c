@@ -52,6 +52,7 @@ int crm_idem_init(crm_idem *idem, crm_req *r, const char *scope)
         len = 0;
     }
     EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char digest[32];
     unsigned int hl = 0;
     if (md == NULL)
         crm_oom();
@@ -60,8 +61,15 @@ int crm_idem_init(crm_idem *idem, crm_req *r, const char *scope)
     EVP_DigestUpdate(md, crm_req_path(r), strlen(crm_req_path(r)) + 1);
     EVP_DigestUpdate(md, ct ? ct : "", ct ? strlen(ct) + 1 : 1);
     EVP_DigestUpdate(md, body, len);
-    EVP_DigestFinal_ex(md, idem->hash, &hl);
+    EVP_DigestFinal_ex(md, digest, &hl);
     EVP_MD_CTX_free(md);
+    /* Hex, so the column is plain ASCII whatever the connection charset. */
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof(digest); i++) {
+        idem->hash[2 * i] = hex[digest[i] >> 4];
+        idem->hash[2 * i + 1] = hex[digest[i] & 15];
+    }
+    idem->hash[64] = '\0';
     return CRM_OK;
 }
 
@@ -72,7 +80,7 @@ static int claim_once(crm_idem *idem, crm_db *db)
         return crm_db_status(db);
     crm_stmt_bind_str(st, 0, idem->scope, strlen(idem->scope));
     crm_stmt_bind_str(st, 1, idem->key, strlen(idem->key));
-    crm_stmt_bind_str(st, 2, (const char *)idem->hash, sizeof(idem->hash));
+    crm_stmt_bind_str(st, 2, idem->hash, 64);
     return crm_stmt_exec(st);
 }
 
@@ -110,7 +118,7 @@ int crm_idem_claim(crm_idem *idem, crm_db *db, crm_arena *a)
                 return rc;
             continue;
         }
-        if (hl != sizeof(idem->hash) || memcmp(hash, idem->hash, hl) != 0 ||
+        if (hash == NULL || hl != 64 || memcmp(hash, idem->hash, 64) != 0 ||
             crm_stmt_col_null(st, 1)) {
             crm_stmt_done(st);
             return CRM_CONFLICT;

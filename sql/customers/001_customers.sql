@@ -58,13 +58,13 @@ CREATE TABLE IF NOT EXISTS customer_notes (
 
 -- First response to a POST with an Idempotency-Key, replayed on retries.
 -- Keys compare byte for byte (ascii_bin): "abc" and "ABC" are two keys.
--- request_hash is the SHA-256 of the request, to refuse the same key with
+-- request_hash is the SHA-256 of the request in hex, to refuse the same key with
 -- another body; status NULL means the first request is still in flight.
 -- Rows older than 24 hours are purged by created_at.
 CREATE TABLE IF NOT EXISTS idempotency_keys (
     scope        VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
     idem_key     VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-    request_hash BINARY(32) NOT NULL,
+    request_hash CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
     status       SMALLINT NULL,
     location     VARCHAR(255) NULL,
     etag         VARCHAR(32) NULL,

@@ -388,7 +388,7 @@ START_TEST(duplicate_and_errors)
     ck_assert_int_eq(crm_db_status(db), CRM_ERR);
     ck_assert_ptr_null(crm_db_stmt(db, 2, "SELECT * FROM no_such_table"));
     ck_assert_int_eq(crm_db_status(db), CRM_ERR);
-    ck_assert_ptr_null(crm_db_stmt(db, 256, "SELECT 1"));
+    ck_assert_ptr_null(crm_db_stmt(db, CRM_DB_MAX_STMTS, "SELECT 1"));
     ck_assert_int_eq(crm_db_status(db), CRM_ERR);
     ck_assert_ptr_nonnull(crm_db_stmt(db, 3, "SELECT 3"));
     ck_assert_ptr_null(crm_db_stmt(db, 3, "SELECT 4"));
