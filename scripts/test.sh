@@ -182,6 +182,19 @@ run_integration() {
     for bin in "${its[@]}"; do run_suite integration "$bin"; done
 }
 
+# A sanitizer report in a service's log fails the run even when every request
+# a suite checked was answered: a worker that died is replaced silently.
+check_service_logs() {
+    local hits
+    [[ -d $CRM_STATE/logs ]] || return 0
+    hits=$(grep -hE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' \
+        "$CRM_STATE"/logs/*.log 2>/dev/null | head -20 || true)
+    if [[ -n $hits ]]; then
+        printf '%s\n' "$hits"
+        fail_step "service logs (sanitizer reports)"
+    fi
+}
+
 run_one() {
     local bin
     [[ -n $NAME ]] || {
@@ -223,6 +236,7 @@ case $MODE in
 all)
     run_units
     run_integration
+    check_service_logs
     ;;
 unit) run_units ;;
 suite) run_one ;;
