@@ -36,7 +36,8 @@ typedef struct {
     const char *const *tags;
     size_t n_tags;
     const char *tags_json;
-    int set_tags; /* update: rewrite the tag index from tags/n_tags */
+    int set_tags;    /* update: rewrite the tag index from tags/n_tags */
+    const char *now; /* "YYYY-MM-DD HH:MM:SS.ffffff" UTC: created_at/updated_at */
 } customer_in;
 
 typedef struct {

@@ -16,6 +16,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define JSON_TYPE     "application/json; charset=utf-8"
 #define OWNER_MAX     ((INT64_C(1) << 53) - 1)
@@ -119,6 +120,31 @@ static void note_json(crm_buf *b, const note *n)
     crm_buf_puts(b, ",\"created_at\":");
     put_str(b, n->created_at);
     crm_buf_putc(b, '}');
+}
+
+/*
+ * The time of a write, in UTC, from this host's clock: for the row (bound
+ * to DATETIME(6)) and, with 'T' and 'Z', for the response, so a create
+ * needs no read-back.
+ */
+static const char *now_sql(crm_arena *a)
+{
+    struct timespec ts;
+    struct tm tm;
+    char *s = crm_arena_alloc(a, 80);
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    snprintf(s, 80, "%04d-%02d-%02d %02d:%02d:%02d.%06ld", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
+    return s;
+}
+
+static const char *iso_of(crm_arena *a, const char *sql_time)
+{
+    char *s = crm_arena_printf(a, "%sZ", sql_time);
+    s[10] = 'T';
+    return s;
 }
 
 static const char *etag_of(crm_req *r, int64_t version)
@@ -574,15 +600,36 @@ static int idem_mismatch(crm_req *r)
     return crm_problem_send(r, &p);
 }
 
-/* One attempt at the create transaction; the body ends up in `out`. */
+/* The row a create wrote, without reading it back. */
+static void created_row(crm_arena *a, const customer_in *in, int64_t id, customer *c)
+{
+    c->id = id;
+    c->name = in->name;
+    c->email = in->email;
+    c->phone = in->phone;
+    c->company = in->company;
+    c->status = in->status;
+    c->owner_id = in->owner_id;
+    c->tags = in->tags_json;
+    c->version = 1;
+    c->created_at = c->updated_at = iso_of(a, in->now);
+    c->sort_value = NULL;
+}
+
+/*
+ * One attempt at a create; the body ends up in `out`. A plain create is
+ * one autocommitted INSERT; tags or an Idempotency-Key make it a
+ * transaction, so that everything or nothing is written.
+ */
 static int create_tx(crm_req *r, crm_idem *idem, const customer_in *in, customer *c,
                      const char **location)
 {
     crm_arena *a = crm_req_arena(r);
+    int tx = idem->key != NULL || in->n_tags > 0;
     int64_t id = 0;
     int rc;
 
-    if ((rc = crm_db_begin(db)) != CRM_OK)
+    if (tx && (rc = crm_db_begin(db)) != CRM_OK)
         return rc;
     if (idem->key != NULL) {
         rc = crm_idem_claim(idem, db, a);
@@ -593,16 +640,15 @@ static int create_tx(crm_req *r, crm_idem *idem, const customer_in *in, customer
     }
     if ((rc = store_customer_insert(db, in, &id)) != CRM_OK)
         goto out;
-    if ((rc = store_customer_get(db, a, id, 0, c)) != CRM_OK)
-        goto out;
+    created_row(a, in, id, c);
     crm_buf_reset(&out);
     customer_json(&out, c);
     *location = crm_arena_printf(a, "/api/v1/customers/%lld", (long long)id);
     rc = crm_idem_store(idem, db, 201, *location, etag_of(r, c->version), out.data, out.len);
-    if (rc == CRM_OK)
+    if (rc == CRM_OK && tx)
         rc = crm_db_commit(db);
 out:
-    if (rc != CRM_OK || idem->replay)
+    if (tx && (rc != CRM_OK || idem->replay))
         crm_db_rollback(db);
     return rc;
 }
@@ -628,6 +674,7 @@ int customers_create(crm_req *r)
     memset(&in, 0, sizeof(in));
     crm_valid_init(&v, a, &fs);
     read_customer_in(&v, &fs, IN_CREATE, a, &in, &present);
+    in.now = now_sql(a);
     if (!crm_valid_ok(&v))
         return invalid(r, &v);
 
@@ -700,6 +747,7 @@ static int update(crm_req *r, int mode)
     read_customer_in(&v, &fs, mode, a, &in, &present);
     if (!crm_valid_ok(&v))
         return invalid(r, &v);
+    in.now = now_sql(a);
 
     for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
         customer_in w = in;

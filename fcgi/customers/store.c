@@ -39,12 +39,11 @@ static const char SQL_GET[] =
 static const char SQL_GET_FOR_UPDATE[] =
     "SELECT " COLS " FROM customers c WHERE c.id = ? AND c.deleted_at IS NULL FOR UPDATE";
 static const char SQL_INSERT[] =
-    "INSERT INTO customers (name, email, phone, company, status, owner_id, tags)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)";
+    "INSERT INTO customers (name, email, phone, company, status, owner_id, tags, created_at,"
+    " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
 static const char SQL_UPDATE[] =
     "UPDATE customers SET name = ?, email = ?, phone = ?, company = ?, status = ?, owner_id = ?,"
-    " tags = ?, version = version + 1, updated_at = CURRENT_TIMESTAMP(6)"
-    " WHERE id = ? AND deleted_at IS NULL";
+    " tags = ?, updated_at = ?, version = version + 1 WHERE id = ? AND deleted_at IS NULL";
 static const char SQL_DELETE[] =
     "UPDATE customers SET deleted_at = CURRENT_TIMESTAMP(6), version = version + 1,"
     " updated_at = CURRENT_TIMESTAMP(6) WHERE id = ? AND deleted_at IS NULL";
@@ -263,6 +262,8 @@ int store_customer_insert(crm_db *db, const customer_in *in, int64_t *id)
     if (st == NULL)
         return crm_db_status(db);
     bind_customer(st, in);
+    bind_opt(st, 7, in->now);
+    bind_opt(st, 8, in->now);
     if ((rc = crm_stmt_exec(st)) != CRM_OK)
         return rc;
     *id = (int64_t)crm_stmt_insert_id(st);
@@ -277,7 +278,8 @@ int store_customer_update(crm_db *db, int64_t id, const customer_in *in)
     if (st == NULL)
         return crm_db_status(db);
     bind_customer(st, in);
-    crm_stmt_bind_int(st, 7, id);
+    bind_opt(st, 7, in->now);
+    crm_stmt_bind_int(st, 8, id);
     if ((rc = crm_stmt_exec(st)) != CRM_OK)
         return rc;
     if (crm_stmt_affected(st) == 0)
