@@ -12,6 +12,7 @@
 #   BENCH_RSS_REQUESTS=200000  requests of the RSS run (0: skip it)
 #   BENCH_KEEP_CONN=off      on: NGINX fastcgi_keep_conn + upstream keepalive
 #   BENCH_WORKERS=           pool size (CRM_WORKERS; default 2 x cores)
+#   BENCH_MAX_REQUESTS=0     CRM_MAX_REQUESTS of the pool (0: never recycle)
 #   BENCH_KEEP_STATE=1       reuse state/bench instead of starting afresh
 set -euo pipefail
 
@@ -41,6 +42,8 @@ export CRM_NGINX_KEEP_CONN=${BENCH_KEEP_CONN:-off}
 if [[ -n ${BENCH_WORKERS:-} ]]; then
     export CRM_WORKERS=$BENCH_WORKERS
 fi
+# No recycling, so the memory run watches the same workers from start to end.
+export CRM_MAX_REQUESTS=${BENCH_MAX_REQUESTS:-0}
 
 OUT=$CRM_STATE/bench
 DEMO_ROWS=1200

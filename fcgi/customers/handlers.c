@@ -296,6 +296,25 @@ static int bad_header(crm_req *r, const char *name, const char *why)
     return crm_problem_send(r, &p);
 }
 
+static int bad_query(crm_req *r, const crm_field_error *errs, size_t n)
+{
+    crm_problem_t p = { .status = 400,
+                        .type = "bad-query",
+                        .title = "Invalid query string",
+                        .detail = "one or more query parameters are invalid",
+                        .errors = errs,
+                        .n_errors = n };
+    return crm_problem_send(r, &p);
+}
+
+/* If-Match did not match: roll back, answer 412 with the current ETag. */
+static int stale(crm_req *r, int64_t version)
+{
+    crm_db_rollback(db);
+    crm_res_header(r, "ETag", etag_of(r, version));
+    return crm_problem(r, 412, "the customer changed since you read it");
+}
+
 static int parse_int(const char *s, int64_t lo, int64_t hi, int64_t *outv)
 {
     int64_t v = 0;
@@ -528,15 +547,8 @@ int customers_list(crm_req *r)
         }
     }
 #undef QERR
-    if (ne > 0) {
-        crm_problem_t p = { .status = 400,
-                            .type = "bad-query",
-                            .title = "Invalid query string",
-                            .detail = "one or more query parameters are invalid",
-                            .errors = errs,
-                            .n_errors = ne };
-        return crm_problem_send(r, &p);
-    }
+    if (ne > 0)
+        return bad_query(r, errs, ne);
 
     f.limit = (int)limit + 1; /* one more tells whether a next page exists */
     customer *rows = crm_arena_alloc(a, sizeof(customer) * (size_t)f.limit);
@@ -755,9 +767,7 @@ static int update(crm_req *r, int mode)
             break;
         rc = store_customer_get(db, a, id, 1, &c);
         if (rc == CRM_OK && im.present && !etags_match(&im, c.version)) {
-            crm_db_rollback(db);
-            crm_res_header(r, "ETag", etag_of(r, c.version));
-            return crm_problem(r, 412, "the customer changed since you read it");
+            return stale(r, c.version);
         }
         if (rc == CRM_OK) {
             if (mode == IN_PATCH)
@@ -807,9 +817,7 @@ int customers_delete(crm_req *r)
             break;
         rc = store_customer_get(db, crm_req_arena(r), id, 1, &c);
         if (rc == CRM_OK && im.present && !etags_match(&im, c.version)) {
-            crm_db_rollback(db);
-            crm_res_header(r, "ETag", etag_of(r, c.version));
-            return crm_problem(r, 412, "the customer changed since you read it");
+            return stale(r, c.version);
         }
         if (rc == CRM_OK)
             rc = store_customer_delete(db, id);
@@ -861,15 +869,8 @@ int customers_notes_list(crm_req *r)
             before = 0;
         }
     }
-    if (ne > 0) {
-        crm_problem_t p = { .status = 400,
-                            .type = "bad-query",
-                            .title = "Invalid query string",
-                            .detail = "one or more query parameters are invalid",
-                            .errors = errs,
-                            .n_errors = ne };
-        return crm_problem_send(r, &p);
-    }
+    if (ne > 0)
+        return bad_query(r, errs, ne);
     rc = store_customer_get(db, a, id, 0, &c);
     if (rc == CRM_NOTFOUND)
         return not_found(r);
