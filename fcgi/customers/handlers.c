@@ -702,10 +702,9 @@ int customers_create(crm_req *r)
     if (rc != CRM_OK)
         return db_error(r, rc);
     if (idem.replay) {
-        const char *page = idem.location && strlen(idem.location) > 8
-                               ? crm_arena_printf(a, "/customers/%s", idem.location + 18)
-                               : "/customers/";
-        return replay(r, &idem, page);
+        /* The page of the customer the first request created: its id ends the Location. */
+        const char *id = idem.location ? strrchr(idem.location, '/') : NULL;
+        return replay(r, &idem, crm_arena_printf(a, "/customers%s", id ? id : "/"));
     }
     return created(r, location, crm_arena_printf(a, "/customers/%lld", (long long)c.id),
                    etag_of(r, c.version));
