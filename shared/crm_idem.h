@@ -20,7 +20,7 @@
 typedef struct {
     const char *scope; /* route, e.g. "customers.create" */
     const char *key;   /* NULL: no Idempotency-Key sent */
-    char hash[65]; /* SHA-256 of the request, lower-case hex */
+    char hash[65];     /* SHA-256 of the request, lower-case hex */
     /* filled by crm_idem_claim when replaying */
     int replay;
     int status;
