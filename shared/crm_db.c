@@ -398,6 +398,9 @@ static int stmt_prepare(crm_db *db, crm_stmt *st)
         stmt_close(st);
         return rc;
     }
+    /* store_result then records each column's longest value (stmt_presize). */
+    db_bool on = 1;
+    mysql_stmt_attr_set(st->h, STMT_ATTR_UPDATE_MAX_LENGTH, &on);
     unsigned n = (unsigned)mysql_stmt_param_count(st->h);
     if (st->params == NULL || n != st->nparams) {
         /* Kept otherwise, so that binds survive preparing again. */
@@ -550,6 +553,8 @@ static int params_bind(crm_stmt *st)
     return CRM_OK;
 }
 
+static int stmt_presize(crm_stmt *st);
+
 int crm_stmt_exec(crm_stmt *st)
 {
     crm_db *db = st->db;
@@ -596,6 +601,8 @@ int crm_stmt_exec(crm_stmt *st)
             goto out;
         }
         st->has_result = 1;
+        if ((rc = stmt_presize(st)) != CRM_OK)
+            goto out;
     }
     st->affected = (uint64_t)mysql_stmt_affected_rows(st->h);
     st->insert_id = (uint64_t)mysql_stmt_insert_id(st->h);
@@ -604,6 +611,34 @@ out:
     params_reset(st);
     db->status = rc;
     return rc;
+}
+
+/*
+ * Size the text buffers for the longest value in the buffered result before
+ * the first fetch, so rows do not come back truncated (stmt_refetch below
+ * stays for a library that does not report max_length).
+ */
+static int stmt_presize(crm_stmt *st)
+{
+    int grown = 0;
+    if (st->h->fields == NULL)
+        return CRM_OK;
+    for (unsigned i = 0; i < st->ncols; i++) {
+        db_col *c = &st->cols[i];
+        unsigned long need = st->h->fields[i].max_length;
+        if (c->is_int || need <= c->cap)
+            continue;
+        if (need > COL_MAX)
+            need = COL_MAX;
+        c->buf = crm_xrealloc(c->buf, need + 1);
+        c->cap = need;
+        st->rbind[i].buffer = c->buf;
+        st->rbind[i].buffer_length = need;
+        grown = 1;
+    }
+    if (grown && mysql_stmt_bind_result(st->h, st->rbind) != 0)
+        return stmt_fail(st, "execute");
+    return CRM_OK;
 }
 
 /* After MYSQL_DATA_TRUNCATED: grow the short buffers, read those columns
