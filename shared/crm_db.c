@@ -278,12 +278,14 @@ int crm_db_connect(crm_db *db)
     if (m == NULL)
         crm_oom();
     unsigned t = db->opts.timeout;
+    unsigned rt = db->opts.read_timeout ? db->opts.read_timeout : t;
     if (t > 0) {
         /* 0 keeps the library defaults (no read/write timeout). */
         mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &t);
-        mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &t);
         mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &t);
     }
+    if (rt > 0)
+        mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &rt);
     mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     mysql_options(m, MYSQL_INIT_COMMAND, INIT_SQL);
     /* A server must not be able to ask us for local files. */

@@ -26,8 +26,9 @@ typedef struct {
     const char *user;
     const char *password;
     const char *database;
-    unsigned timeout;     /* connect, read and write, seconds */
-    int multi_statements; /* for migrations only */
+    unsigned timeout;      /* connect, read and write, seconds */
+    unsigned read_timeout; /* seconds a statement may take; 0: timeout */
+    int multi_statements;  /* for migrations only */
 } crm_db_opts;
 
 /* Copies opts. Does not connect yet. Never NULL. */

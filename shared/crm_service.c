@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define MIGRATE_READ_TIMEOUT 3600 /* seconds one migration statement may run */
+
 static const crm_service *service;
 static const crm_config *config;
 static crm_db *worker_db; /* the worker's connection */
@@ -33,6 +35,8 @@ void crm_service_db_opts(const crm_config *c, int migrate, crm_db_opts *o)
     o->user = migrate ? c->db_migrate_user : c->db_user;
     o->password = migrate ? c->db_migrate_password : c->db_password;
     o->multi_statements = migrate;
+    /* DDL on a big table takes long; a request's query must not. */
+    o->read_timeout = migrate ? MIGRATE_READ_TIMEOUT : 0;
 }
 
 /*
