@@ -230,6 +230,7 @@ typedef struct {
     int star;
     size_t n;
     int64_t v[8];
+    int weak[8];
 } etags;
 
 static int parse_etags(const char *h, etags *e)
@@ -248,7 +249,8 @@ static int parse_etags(const char *h, etags *e)
         return *p == '\0' ? CRM_OK : CRM_INVALID;
     }
     for (;;) {
-        if (p[0] == 'W' && p[1] == '/')
+        int weak = p[0] == 'W' && p[1] == '/';
+        if (weak)
             p += 2;
         if (*p++ != '"')
             return CRM_INVALID;
@@ -261,6 +263,7 @@ static int parse_etags(const char *h, etags *e)
         }
         if (digits == 0 || *p++ != '"' || e->n >= CRM_NELEM(e->v))
             return CRM_INVALID;
+        e->weak[e->n] = weak;
         e->v[e->n++] = v;
         while (*p == ' ')
             p++;
@@ -273,12 +276,16 @@ static int parse_etags(const char *h, etags *e)
     }
 }
 
-static int etags_match(const etags *e, int64_t version)
+/*
+ * If-Match compares strongly (a weak tag never matches, RFC 9110 13.1.1);
+ * If-None-Match weakly.
+ */
+static int etags_match(const etags *e, int64_t version, int strong)
 {
     if (e->star)
         return 1;
     for (size_t i = 0; i < e->n; i++) {
-        if (e->v[i] == version)
+        if (e->v[i] == version && !(strong && e->weak[i]))
             return 1;
     }
     return 0;
@@ -448,7 +455,7 @@ int customers_get(crm_req *r)
         return not_found(r);
     if (rc != CRM_OK)
         return db_error(r, rc);
-    if (inm.present && etags_match(&inm, c.version)) {
+    if (inm.present && etags_match(&inm, c.version, 0)) {
         crm_res_header(r, "ETag", etag_of(r, c.version));
         return crm_res_send(r, 304, NULL, NULL, 0);
     }
@@ -582,9 +589,9 @@ int customers_list(crm_req *r)
 }
 
 /* Answer a created resource: 201 with it, or 303 to its page for a browser form. */
-static int created(crm_req *r, const char *location, const char *page, const char *etag)
+static int created(crm_req *r, int form, const char *location, const char *page, const char *etag)
 {
-    if (crm_req_wants_html(r)) {
+    if (form && crm_req_wants_html(r)) {
         crm_res_header(r, "Location", page);
         return crm_res_send(r, 303, NULL, NULL, 0);
     }
@@ -594,9 +601,9 @@ static int created(crm_req *r, const char *location, const char *page, const cha
     return send_out(r, 201);
 }
 
-static int replay(crm_req *r, crm_idem *idem, const char *page)
+static int replay(crm_req *r, int form, crm_idem *idem, const char *page)
 {
-    if (crm_req_wants_html(r) && idem->status == 201) {
+    if (form && crm_req_wants_html(r) && idem->status == 201) {
         crm_res_header(r, "Location", page);
         return crm_res_send(r, 303, NULL, NULL, 0);
     }
@@ -704,9 +711,9 @@ int customers_create(crm_req *r)
     if (idem.replay) {
         /* The page of the customer the first request created: its id ends the Location. */
         const char *id = idem.location ? strrchr(idem.location, '/') : NULL;
-        return replay(r, &idem, crm_arena_printf(a, "/customers%s", id ? id : "/"));
+        return replay(r, fs.form, &idem, crm_arena_printf(a, "/customers%s", id ? id : "/"));
     }
-    return created(r, location, crm_arena_printf(a, "/customers/%lld", (long long)c.id),
+    return created(r, fs.form, location, crm_arena_printf(a, "/customers/%lld", (long long)c.id),
                    etag_of(r, c.version));
 }
 
@@ -765,7 +772,7 @@ static int update(crm_req *r, int mode)
         if ((rc = crm_db_begin(db)) != CRM_OK)
             break;
         rc = store_customer_get(db, a, id, 1, &c);
-        if (rc == CRM_OK && im.present && !etags_match(&im, c.version)) {
+        if (rc == CRM_OK && im.present && !etags_match(&im, c.version, 1)) {
             return stale(r, c.version);
         }
         if (rc == CRM_OK) {
@@ -815,7 +822,7 @@ int customers_delete(crm_req *r)
         if ((rc = crm_db_begin(db)) != CRM_OK)
             break;
         rc = store_customer_get(db, crm_req_arena(r), id, 1, &c);
-        if (rc == CRM_OK && im.present && !etags_match(&im, c.version)) {
+        if (rc == CRM_OK && im.present && !etags_match(&im, c.version, 1)) {
             return stale(r, c.version);
         }
         if (rc == CRM_OK)
@@ -862,7 +869,7 @@ int customers_notes_list(crm_req *r)
     if ((s = crm_req_query(r, "cursor")) != NULL) {
         const char *sort, *value;
         if (crm_cursor_decode(a, s, &sort, &value, &before) != CRM_OK ||
-            strcmp(sort, "notes") != 0) {
+            strcmp(sort, crm_arena_printf(a, "notes:%lld", (long long)id)) != 0) {
             errs[ne].field = "cursor";
             errs[ne++].message = "is not a cursor this list gave out";
             before = 0;
@@ -890,7 +897,8 @@ int customers_notes_list(crm_req *r)
     }
     crm_buf_puts(&out, "],\"next_cursor\":");
     if (n > shown)
-        put_str(&out, crm_cursor_encode(a, "notes", "", rows[shown - 1].id));
+        put_str(&out, crm_cursor_encode(a, crm_arena_printf(a, "notes:%lld", (long long)id), "",
+                                        rows[shown - 1].id));
     else
         crm_buf_puts(&out, "null");
     crm_buf_putc(&out, '}');
@@ -975,8 +983,8 @@ int customers_notes_create(crm_req *r)
         return db_error(r, rc);
     const char *page = crm_arena_printf(a, "/customers/%lld", (long long)cid);
     if (idem.replay)
-        return replay(r, &idem, page);
-    return created(r, location, page, NULL);
+        return replay(r, fs.form, &idem, page);
+    return created(r, fs.form, location, page, NULL);
 }
 
 int customers_notes_get(crm_req *r)

@@ -755,6 +755,68 @@ START_TEST(test_patch_stale)
 }
 END_TEST
 
+/* If-Match compares strongly: W/"1" names the right version but never matches. */
+START_TEST(test_if_match_weak)
+{
+    int64_t id = itest_new_customer(NULL);
+    itest_resp *r = change("PATCH", id, "W/\"1\"", "{\"company\":\"Weak\"}");
+    ITEST_ASSERT_PROBLEM(r, 412);
+    itest_free(r);
+    /* If-None-Match compares weakly: W/"1" is the current version. */
+    char path[128];
+    customer_path(path, sizeof path, id);
+    const char *inm[] = { "If-None-Match: W/\"1\"", NULL };
+    r = itest_get(path, inm);
+    ITEST_ASSERT_STATUS(r, 304);
+    itest_free(r);
+    r = change("PATCH", id, "\"1\"", "{\"company\":\"Strong\"}");
+    ITEST_ASSERT_STATUS(r, 200);
+    itest_free(r);
+}
+END_TEST
+
+/* A JSON create from a client that also accepts HTML is still a 201. */
+START_TEST(test_create_json_accepting_html)
+{
+    const char *html[] = { "Accept: text/html, application/json", NULL };
+    itest_resp *r = itest_create_customer(NULL, html);
+    ITEST_ASSERT_STATUS(r, 201);
+    ck_assert_msg(itest_location_id(r) == itest_jint(r->json, "id"), "%s", itest_describe(r));
+    itest_free(r);
+}
+END_TEST
+
+/* A notes cursor belongs to one customer's timeline. */
+START_TEST(test_notes_cursor_other_customer)
+{
+    int64_t a = itest_new_customer(NULL), b = itest_new_customer(NULL);
+    char path[128];
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, ITEST_CUSTOMERS "/%" PRId64 "/notes", a);
+        itest_resp *r = itest_json("POST", path, NULL, "{\"body\":\"note\"}");
+        ITEST_ASSERT_STATUS(r, 201);
+        itest_free(r);
+    }
+    snprintf(path, sizeof path, ITEST_CUSTOMERS "/%" PRId64 "/notes?limit=2", a);
+    itest_resp *r = itest_get(path, NULL);
+    ITEST_ASSERT_STATUS(r, 200);
+    const char *cur = next_cursor(r);
+    ck_assert_ptr_nonnull(cur);
+    char other[1024];
+    snprintf(other, sizeof other, ITEST_CUSTOMERS "/%" PRId64 "/notes?cursor=%s", b, cur);
+    char same[1024];
+    snprintf(same, sizeof same, ITEST_CUSTOMERS "/%" PRId64 "/notes?limit=2&cursor=%s", a, cur);
+    itest_free(r);
+    r = itest_get(other, NULL);
+    ITEST_ASSERT_PROBLEM(r, 400);
+    itest_free(r);
+    r = itest_get(same, NULL);
+    ITEST_ASSERT_STATUS(r, 200);
+    ck_assert_uint_eq(json_object_array_length(items_of(r)), 1);
+    itest_free(r);
+}
+END_TEST
+
 START_TEST(test_if_match_malformed)
 {
     int64_t id = itest_new_customer(NULL);
@@ -1726,6 +1788,9 @@ static Suite *api_suite(void)
     tcase_add_test(tc, test_patch_empty);
     tcase_add_test(tc, test_patch_stale);
     tcase_add_test(tc, test_if_match_malformed);
+    tcase_add_test(tc, test_if_match_weak);
+    tcase_add_test(tc, test_create_json_accepting_html);
+    tcase_add_test(tc, test_notes_cursor_other_customer);
     tcase_add_test(tc, test_put);
     tcase_add_test(tc, test_delete);
     tcase_add_test(tc, test_delete_stale);
