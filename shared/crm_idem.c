@@ -86,6 +86,8 @@ static int claim_once(crm_idem *idem, crm_db *db)
 
 int crm_idem_claim(crm_idem *idem, crm_db *db, crm_arena *a)
 {
+    if (idem->key == NULL)
+        return CRM_OK;
     for (int attempt = 0; attempt < 2; attempt++) {
         int rc = claim_once(idem, db);
         if (rc != CRM_DUP)
@@ -121,7 +123,7 @@ int crm_idem_claim(crm_idem *idem, crm_db *db, crm_arena *a)
         if (hash == NULL || hl != 64 || memcmp(hash, idem->hash, 64) != 0 ||
             crm_stmt_col_null(st, 1)) {
             crm_stmt_done(st);
-            return CRM_CONFLICT;
+            return CRM_INVALID;
         }
         idem->replay = 1;
         idem->status = (int)crm_stmt_col_int(st, 1);

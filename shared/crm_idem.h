@@ -39,9 +39,10 @@ typedef struct {
 int crm_idem_init(crm_idem *idem, crm_req *r, const char *scope);
 
 /*
- * In an open transaction: claim the key. CRM_OK with idem->replay 0 (go
- * ahead) or 1 (answer with crm_idem_replay); CRM_CONFLICT when the key was
- * used for a different request (422); CRM_GONE / CRM_ERR.
+ * In an open transaction: claim the key (nothing to do without one).
+ * CRM_OK with idem->replay 0 (go ahead) or 1 (answer with crm_idem_replay);
+ * CRM_INVALID when the key was used for a different request (422);
+ * CRM_CONFLICT (deadlock: retry), CRM_GONE or CRM_ERR.
  */
 int crm_idem_claim(crm_idem *idem, crm_db *db, crm_arena *a);
 

@@ -157,6 +157,26 @@ static int send_out(crm_req *r, int status)
     return crm_res_send(r, status, JSON_TYPE, out.data, out.len);
 }
 
+/* A list page is {"items":[...],"next_cursor":...[,"count":N]} in `out`. */
+static void page_begin(void)
+{
+    crm_buf_reset(&out);
+    crm_buf_puts(&out, "{\"items\":[");
+}
+
+static void page_item_sep(size_t i)
+{
+    if (i > 0)
+        crm_buf_putc(&out, ',');
+}
+
+/* next_cursor NULL: the last page. The caller closes the object. */
+static void page_end(const char *next_cursor)
+{
+    crm_buf_puts(&out, "],\"next_cursor\":");
+    put_str(&out, next_cursor);
+}
+
 static int send_customer(crm_req *r, int status, const customer *c)
 {
     crm_buf_reset(&out);
@@ -567,21 +587,15 @@ int customers_list(crm_req *r)
         return db_error(r, rc);
 
     size_t shown = n > (size_t)limit ? (size_t)limit : n;
-    crm_buf_reset(&out);
-    crm_buf_puts(&out, "{\"items\":[");
+    page_begin();
     for (size_t i = 0; i < shown; i++) {
-        if (i > 0)
-            crm_buf_putc(&out, ',');
+        page_item_sep(i);
         customer_json(&out, &rows[i]);
     }
-    crm_buf_puts(&out, "],\"next_cursor\":");
-    if (n > shown) {
-        const customer *last = &rows[shown - 1];
-        put_str(&out, crm_cursor_encode(a, customer_sorts[f.sort],
-                                        last->sort_value ? last->sort_value : "", last->id));
-    } else {
-        crm_buf_puts(&out, "null");
-    }
+    const customer *last = &rows[shown > 0 ? shown - 1 : 0];
+    page_end(n > shown ? crm_cursor_encode(a, customer_sorts[f.sort],
+                                           last->sort_value ? last->sort_value : "", last->id)
+                       : NULL);
     if (want_count)
         crm_buf_printf(&out, ",\"count\":%lld", (long long)count);
     crm_buf_putc(&out, '}');
@@ -650,13 +664,8 @@ static int create_tx(crm_req *r, crm_idem *idem, const customer_in *in, customer
 
     if (tx && (rc = crm_db_begin(db)) != CRM_OK)
         return rc;
-    if (idem->key != NULL) {
-        rc = crm_idem_claim(idem, db, a);
-        if (rc == CRM_CONFLICT)
-            rc = CRM_INVALID; /* a key reused for another request */
-        if (rc != CRM_OK || idem->replay)
-            goto out;
-    }
+    if ((rc = crm_idem_claim(idem, db, a)) != CRM_OK || idem->replay)
+        goto out;
     if ((rc = store_customer_insert(db, in, &id)) != CRM_OK)
         goto out;
     created_row(a, in, id, c);
@@ -862,6 +871,8 @@ int customers_notes_list(crm_req *r)
         return not_found(r);
     if ((rc = crm_req_query_check(r, params)) != CRM_OK)
         return rc;
+    /* A timeline's cursors belong to that customer only. */
+    const char *notes_sort = crm_arena_printf(a, "notes:%lld", (long long)id);
     if ((s = crm_req_query(r, "limit")) != NULL && parse_int(s, 1, LIMIT_MAX, &limit) != CRM_OK) {
         errs[ne].field = "limit";
         errs[ne++].message = "must be an integer between 1 and 200";
@@ -869,7 +880,7 @@ int customers_notes_list(crm_req *r)
     if ((s = crm_req_query(r, "cursor")) != NULL) {
         const char *sort, *value;
         if (crm_cursor_decode(a, s, &sort, &value, &before) != CRM_OK ||
-            strcmp(sort, crm_arena_printf(a, "notes:%lld", (long long)id)) != 0) {
+            strcmp(sort, notes_sort) != 0) {
             errs[ne].field = "cursor";
             errs[ne++].message = "is not a cursor this list gave out";
             before = 0;
@@ -888,19 +899,12 @@ int customers_notes_list(crm_req *r)
     if ((rc = store_note_list(db, a, id, before, (int)limit + 1, rows, &n)) != CRM_OK)
         return db_error(r, rc);
     size_t shown = n > (size_t)limit ? (size_t)limit : n;
-    crm_buf_reset(&out);
-    crm_buf_puts(&out, "{\"items\":[");
+    page_begin();
     for (size_t i = 0; i < shown; i++) {
-        if (i > 0)
-            crm_buf_putc(&out, ',');
+        page_item_sep(i);
         note_json(&out, &rows[i]);
     }
-    crm_buf_puts(&out, "],\"next_cursor\":");
-    if (n > shown)
-        put_str(&out, crm_cursor_encode(a, crm_arena_printf(a, "notes:%lld", (long long)id), "",
-                                        rows[shown - 1].id));
-    else
-        crm_buf_puts(&out, "null");
+    page_end(n > shown ? crm_cursor_encode(a, notes_sort, "", rows[shown - 1].id) : NULL);
     crm_buf_putc(&out, '}');
     return send_out(r, 200);
 }
@@ -914,13 +918,8 @@ static int note_tx(crm_req *r, crm_idem *idem, int64_t cid, const char *kind, co
 
     if ((rc = crm_db_begin(db)) != CRM_OK)
         return rc;
-    if (idem->key != NULL) {
-        rc = crm_idem_claim(idem, db, a);
-        if (rc == CRM_CONFLICT)
-            rc = CRM_INVALID;
-        if (rc != CRM_OK || idem->replay)
-            goto out;
-    }
+    if ((rc = crm_idem_claim(idem, db, a)) != CRM_OK || idem->replay)
+        goto out;
     if ((rc = store_customer_lock_live(db, cid)) != CRM_OK)
         goto out;
     if ((rc = store_note_insert(db, cid, kind, body, author, &nid)) != CRM_OK)
