@@ -5,70 +5,16 @@
  */
 #include "crm_body.h"
 
+#include "../fake_req.h"
+
 #include <check.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- the fake transport ---- */
-
-typedef struct {
-    const char *content_type;
-    const char *content_length;
-    const char *body;
-    size_t body_len;
-    size_t pos;
-    int fail;
-    int reads;
-    int writes;
-    char out[16384];
-    size_t out_len;
-} fake;
-
-static long fake_read(void *ctx, char *buf, size_t n)
-{
-    fake *f = ctx;
-    f->reads++;
-    if (f->fail)
-        return -1;
-    size_t left = f->body_len - f->pos;
-    if (n > left)
-        n = left;
-    memcpy(buf, f->body + f->pos, n);
-    f->pos += n;
-    return (long)n;
-}
-
-static int fake_write(void *ctx, const char *buf, size_t n)
-{
-    fake *f = ctx;
-    ck_assert_uint_lt(f->out_len + n, sizeof(f->out));
-    memcpy(f->out + f->out_len, buf, n);
-    f->out_len += n;
-    f->out[f->out_len] = '\0';
-    f->writes++;
-    return CRM_OK;
-}
-
-static const char *fake_param(void *ctx, const char *name)
-{
-    fake *f = ctx;
-    if (strcmp(name, "CONTENT_TYPE") == 0)
-        return f->content_type;
-    if (strcmp(name, "CONTENT_LENGTH") == 0)
-        return f->content_length;
-    if (strcmp(name, "REQUEST_METHOD") == 0)
-        return "POST";
-    if (strcmp(name, "DOCUMENT_URI") == 0)
-        return "/api/v1/customers";
-    return NULL;
-}
-
-static const crm_req_io fake_io = { fake_read, fake_write, fake_param };
-
 static crm_arena *arena;
-static fake f;
+static fake_req f;
 
 static void setup(void)
 {
@@ -77,17 +23,27 @@ static void setup(void)
 
 static void teardown(void)
 {
+    fake_req_done(&f);
     crm_arena_free(arena);
+}
+
+/* A fresh POST to /api/v1/customers in f, without Content-Type or body. */
+static void reset(void)
+{
+    fake_req_done(&f);
+    fake_req_init(&f);
+    fake_req_set(&f, "REQUEST_METHOD", "POST");
+    fake_req_set(&f, "DOCUMENT_URI", "/api/v1/customers");
+    f.out_max = 16384;
 }
 
 /* crm_body_fields over body with content type ct and a body cap. */
 static int parse(const char *ct, const char *body, size_t cap, crm_fields *out)
 {
-    memset(&f, 0, sizeof(f));
-    f.content_type = ct;
-    f.body = body;
-    f.body_len = strlen(body);
-    crm_req *r = crm_req_new(arena, &fake_io, &f, cap);
+    reset();
+    fake_req_set(&f, "CONTENT_TYPE", ct);
+    fake_req_body(&f, body, strlen(body));
+    crm_req *r = crm_req_new(arena, &fake_req_io, &f, cap);
     memset(out, 0, sizeof(*out));
     int rc = crm_body_fields(r, out);
     if (rc == CRM_OK) {
@@ -238,12 +194,11 @@ START_TEST(test_too_large)
     ck_assert_int_eq(parse("application/json", json_body, sizeof(json_body) - 1, &fs), CRM_OK);
 
     /* By Content-Length, before reading. */
-    memset(&f, 0, sizeof(f));
-    f.content_type = "application/x-www-form-urlencoded";
-    f.content_length = "100000";
-    f.body = "a=1";
-    f.body_len = 3;
-    crm_req *r = crm_req_new(arena, &fake_io, &f, 1000);
+    reset();
+    fake_req_set(&f, "CONTENT_TYPE", "application/x-www-form-urlencoded");
+    fake_req_set(&f, "CONTENT_LENGTH", "100000");
+    fake_req_body(&f, "a=1", 3);
+    crm_req *r = crm_req_new(arena, &fake_req_io, &f, 1000);
     ck_assert_int_eq(crm_body_fields(r, &fs), 413);
     ck_assert_int_eq(f.reads, 0);
     problem(413, "/problems/too-large");
@@ -295,21 +250,20 @@ END_TEST
 
 START_TEST(test_read_error)
 {
-    memset(&f, 0, sizeof(f));
-    f.content_type = "application/json";
-    f.fail = 1;
-    crm_req *r = crm_req_new(arena, &fake_io, &f, 1000);
+    reset();
+    fake_req_set(&f, "CONTENT_TYPE", "application/json");
+    f.fail_after = 0; /* every read fails */
+    crm_req *r = crm_req_new(arena, &fake_req_io, &f, 1000);
     crm_fields fs;
     ck_assert_int_eq(crm_body_fields(r, &fs), 400);
     problem(400, "/problems/bad-request");
 
     /* A Content-Length that is not a number. */
-    memset(&f, 0, sizeof(f));
-    f.content_type = "application/json";
-    f.content_length = "-5";
-    f.body = "{}";
-    f.body_len = 2;
-    r = crm_req_new(arena, &fake_io, &f, 1000);
+    reset();
+    fake_req_set(&f, "CONTENT_TYPE", "application/json");
+    fake_req_set(&f, "CONTENT_LENGTH", "-5");
+    fake_req_body(&f, "{}", 2);
+    r = crm_req_new(arena, &fake_req_io, &f, 1000);
     ck_assert_int_eq(crm_body_fields(r, &fs), 400);
 }
 END_TEST

@@ -5,55 +5,32 @@
  */
 #include "crm_idem.h"
 
+#include "../fake_req.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- the fake transport ---- */
-
+/* What a request carries into the hash (NULL: the variable is absent). */
 typedef struct {
     const char *method;
     const char *path;
     const char *content_type;
     const char *key;
     const char *body;
-    size_t pos;
-} fake;
+} request;
 
-static long fake_read(void *ctx, char *buf, size_t n)
+/* f made to carry q: a fresh fake_req with q's variables and body. */
+static void fake_of(fake_req *f, const request *q)
 {
-    fake *f = ctx;
-    size_t left = f->body ? strlen(f->body) - f->pos : 0;
-    if (n > left)
-        n = left;
-    memcpy(buf, f->body + f->pos, n);
-    f->pos += n;
-    return (long)n;
+    fake_req_init(f);
+    fake_req_set(f, "REQUEST_METHOD", q->method);
+    fake_req_set(f, "DOCUMENT_URI", q->path);
+    fake_req_set(f, "CONTENT_TYPE", q->content_type);
+    fake_req_set(f, "HTTP_IDEMPOTENCY_KEY", q->key);
+    if (q->body != NULL)
+        fake_req_body(f, q->body, strlen(q->body));
 }
-
-static int fake_write(void *ctx, const char *buf, size_t n)
-{
-    (void)ctx;
-    (void)buf;
-    (void)n;
-    return CRM_OK;
-}
-
-static const char *fake_param(void *ctx, const char *name)
-{
-    fake *f = ctx;
-    if (strcmp(name, "REQUEST_METHOD") == 0)
-        return f->method;
-    if (strcmp(name, "DOCUMENT_URI") == 0)
-        return f->path;
-    if (strcmp(name, "CONTENT_TYPE") == 0)
-        return f->content_type;
-    if (strcmp(name, "HTTP_IDEMPOTENCY_KEY") == 0)
-        return f->key;
-    return NULL;
-}
-
-static const crm_req_io fake_io = { fake_read, fake_write, fake_param };
 
 static crm_arena *arena;
 
@@ -67,26 +44,30 @@ static void teardown(void)
     crm_arena_free(arena);
 }
 
-static fake base(void)
+static request base(void)
 {
-    fake f = { .method = "POST",
-               .path = "/api/v1/customers",
-               .content_type = "application/json",
-               .key = "3f2b9c1e-5d7a-4e8f-9a0b-1c2d3e4f5a6b",
-               .body = "{\"name\":\"Ada\"}" };
+    request f = { .method = "POST",
+                  .path = "/api/v1/customers",
+                  .content_type = "application/json",
+                  .key = "3f2b9c1e-5d7a-4e8f-9a0b-1c2d3e4f5a6b",
+                  .body = "{\"name\":\"Ada\"}" };
     return f;
 }
 
-static int init(fake *f, crm_idem *idem)
+static int init(const request *q, crm_idem *idem)
 {
-    crm_req *r = crm_req_new(arena, &fake_io, f, 1024);
+    fake_req f;
+    fake_of(&f, q);
+    crm_req *r = crm_req_new(arena, &fake_req_io, &f, 1024);
     memset(idem, 0xA5, sizeof(*idem)); /* init must clear everything */
-    return crm_idem_init(idem, r, "customers.create");
+    int rc = crm_idem_init(idem, r, "customers.create");
+    fake_req_done(&f);
+    return rc;
 }
 
 START_TEST(test_no_header)
 {
-    fake f = base();
+    request f = base();
     f.key = NULL;
     crm_idem idem;
     ck_assert_int_eq(init(&f, &idem), CRM_OK);
@@ -106,7 +87,7 @@ START_TEST(test_valid_keys)
     static const char *const keys[] = { "3f2b9c1e-5d7a-4e8f-9a0b-1c2d3e4f5a6b", "k", "!", "~",
                                         "key:with/punct;\"quotes\"" };
     for (size_t i = 0; i < CRM_NELEM(keys); i++) {
-        fake f = base();
+        request f = base();
         f.key = keys[i];
         crm_idem idem;
         ck_assert_msg(init(&f, &idem) == CRM_OK, "refused %s", keys[i]);
@@ -119,7 +100,7 @@ START_TEST(test_valid_keys)
     char longest[CRM_IDEM_KEY_MAX + 1];
     memset(longest, 'k', CRM_IDEM_KEY_MAX);
     longest[CRM_IDEM_KEY_MAX] = '\0';
-    fake f = base();
+    request f = base();
     f.key = longest;
     crm_idem idem;
     ck_assert_int_eq(init(&f, &idem), CRM_OK);
@@ -137,7 +118,7 @@ START_TEST(test_invalid_keys)
                           "trail ",   "tab\there", "nl\nhere",    "cr\rhere",
                           "bell\x07", "del\x7f",   "caf\xC3\xA9", "\xFF" };
     for (size_t i = 0; i < CRM_NELEM(bad); i++) {
-        fake f = base();
+        request f = base();
         f.key = bad[i];
         crm_idem idem;
         ck_assert_msg(init(&f, &idem) == CRM_INVALID, "accepted key #%zu", i);
@@ -145,7 +126,7 @@ START_TEST(test_invalid_keys)
 }
 END_TEST
 
-static void hash_of(fake f, char out[65])
+static void hash_of(request f, char out[65])
 {
     crm_idem idem;
     ck_assert_int_eq(init(&f, &idem), CRM_OK);
@@ -157,7 +138,7 @@ static void hash_of(fake f, char out[65])
 START_TEST(test_hash)
 {
     char h1[65], h2[65], h[65], zero[65] = { 0 };
-    fake f = base();
+    request f = base();
 
     hash_of(f, h1);
     hash_of(f, h2);
@@ -211,7 +192,7 @@ END_TEST
 START_TEST(test_hash_field_boundaries)
 {
     char a[65], b[65];
-    fake f = base();
+    request f = base();
     f.path = "/api/v1/x";
     f.content_type = "ab";
     f.body = "c";
@@ -235,8 +216,10 @@ END_TEST
 START_TEST(test_body_still_readable)
 {
     /* init reads the body; the handler must still get it afterwards. */
-    fake f = base();
-    crm_req *r = crm_req_new(arena, &fake_io, &f, 1024);
+    request q = base();
+    fake_req f;
+    fake_of(&f, &q);
+    crm_req *r = crm_req_new(arena, &fake_req_io, &f, 1024);
     crm_idem idem;
     ck_assert_int_eq(crm_idem_init(&idem, r, "customers.create"), CRM_OK);
     const char *body;
@@ -244,6 +227,7 @@ START_TEST(test_body_still_readable)
     ck_assert_int_eq(crm_req_body(r, &body, &len), CRM_OK);
     ck_assert_str_eq(body, "{\"name\":\"Ada\"}");
     ck_assert_uint_eq(len, strlen("{\"name\":\"Ada\"}"));
+    fake_req_done(&f);
 }
 END_TEST
 

@@ -4,99 +4,44 @@
  */
 #include "crm_problem.h"
 
+#include "../fake_req.h"
+
 #include <check.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-/* ---- the fake transport ---- */
-
-typedef struct {
-    const char *path;
-    const char *request_id;
-    int writes;
-    char out[16384];
-    size_t out_len;
-} fake;
-
-static long fake_read(void *ctx, char *buf, size_t n)
-{
-    (void)ctx;
-    (void)buf;
-    (void)n;
-    return 0;
-}
-
-static int fake_write(void *ctx, const char *buf, size_t n)
-{
-    fake *f = ctx;
-    ck_assert_uint_lt(f->out_len + n, sizeof(f->out));
-    memcpy(f->out + f->out_len, buf, n);
-    f->out_len += n;
-    f->out[f->out_len] = '\0';
-    f->writes++;
-    return CRM_OK;
-}
-
-static const char *fake_param(void *ctx, const char *name)
-{
-    fake *f = ctx;
-    if (strcmp(name, "DOCUMENT_URI") == 0)
-        return f->path;
-    if (strcmp(name, "REQUEST_ID") == 0)
-        return f->request_id;
-    if (strcmp(name, "REQUEST_METHOD") == 0)
-        return "POST";
-    return NULL;
-}
-
-static const crm_req_io fake_io = { fake_read, fake_write, fake_param };
 
 static crm_arena *arena;
-static fake f;
+static fake_req f;
+/* DOCUMENT_URI and REQUEST_ID of the next request; tests may change them. */
+static const char *path;
+static const char *request_id;
 
 static void setup(void)
 {
     arena = crm_arena_new(4096);
-    memset(&f, 0, sizeof(f));
-    f.path = "/api/v1/customers/5";
-    f.request_id = "req-abc123";
+    fake_req_init(&f);
+    path = "/api/v1/customers/5";
+    request_id = "req-abc123";
 }
 
 static void teardown(void)
 {
+    fake_req_done(&f);
     crm_arena_free(arena);
 }
 
+/* A POST to path with request_id; the output of the previous one is dropped. */
 static crm_req *new_req(void)
 {
-    f.writes = 0;
-    f.out_len = 0;
-    f.out[0] = '\0';
-    return crm_req_new(arena, &fake_io, &f, 1024);
-}
-
-/* Value of a response header (static storage), or NULL. */
-static const char *res_header(const char *name)
-{
-    static char value[256];
-    size_t nl = strlen(name);
-    const char *end = strstr(f.out, "\r\n\r\n");
-    ck_assert_ptr_nonnull(end);
-    for (const char *p = f.out; p < end;) {
-        const char *eol = strstr(p, "\r\n");
-        if (strncasecmp(p, name, nl) == 0 && p[nl] == ':' && p[nl + 1] == ' ') {
-            size_t vl = (size_t)(eol - p) - nl - 2;
-            ck_assert_uint_lt(vl, sizeof(value));
-            memcpy(value, p + nl + 2, vl);
-            value[vl] = '\0';
-            return value;
-        }
-        p = eol + 2;
-    }
-    return NULL;
+    fake_req_done(&f);
+    fake_req_init(&f);
+    fake_req_set(&f, "DOCUMENT_URI", path);
+    fake_req_set(&f, "REQUEST_ID", request_id);
+    fake_req_set(&f, "REQUEST_METHOD", "POST");
+    f.out_max = 16384;
+    return crm_req_new(arena, &fake_req_io, &f, 1024);
 }
 
 /*
@@ -109,12 +54,12 @@ static json_object *problem(int status)
     snprintf(want, sizeof(want), "Status: %d ", status);
     ck_assert_int_eq(f.writes, 1);
     ck_assert_msg(strncmp(f.out, want, strlen(want)) == 0, "%s", f.out);
-    ck_assert_str_eq(res_header("Content-Type"), "application/problem+json");
+    ck_assert_str_eq(fake_res_header(&f, "Content-Type"), "application/problem+json");
     const char *body = strstr(f.out, "\r\n\r\n") + 4;
     size_t len = f.out_len - (size_t)(body - f.out);
     char cl[32];
     snprintf(cl, sizeof(cl), "%zu", len);
-    ck_assert_str_eq(res_header("Content-Length"), cl);
+    ck_assert_str_eq(fake_res_header(&f, "Content-Length"), cl);
 
     json_tokener *tok = json_tokener_new();
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
@@ -262,7 +207,7 @@ END_TEST
 START_TEST(test_hostile_strings)
 {
     const char *evil = "\"}, \"status\": 200, \"x\": \"\\\n\r\t\x01\x1f </script> \xC3\xA9";
-    f.path = "/api/v1/\"quoted\"/\n/\\/\x02";
+    path = "/api/v1/\"quoted\"/\n/\\/\x02";
     crm_req *r = new_req();
     crm_field_error errs[] = { { evil, evil } };
     crm_problem_t p = { .status = 400,
@@ -297,7 +242,7 @@ END_TEST
  */
 START_TEST(test_invalid_utf8_path)
 {
-    f.path = "/api/v1/\xFF\xC3(\xED\xA0\x80/\xC3\xA9";
+    path = "/api/v1/\xFF\xC3(\xED\xA0\x80/\xC3\xA9";
     crm_req *r = new_req();
     crm_problem(r, 404, "no resource at this path");
     json_object *o = problem(404);
@@ -312,7 +257,7 @@ END_TEST
 
 START_TEST(test_hostile_request_id_not_echoed)
 {
-    f.request_id = "\"injected\":true";
+    request_id = "\"injected\":true";
     crm_req *r = new_req();
     crm_problem(r, 400, NULL);
     json_object *o = problem(400);

@@ -5,139 +5,14 @@
  */
 #include "crm_req.h"
 
+#include "../fake_req.h"
+
 #include <check.h>
 #include <json-c/json.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-/* ---- the fake transport ---- */
-
-typedef struct {
-    const char *params[32][2]; /* CGI name, value */
-    size_t n_params;
-    const char *body; /* delivered by read */
-    size_t body_len;
-    size_t pos;
-    size_t chunk;    /* at most this many bytes per read (0: all) */
-    long fail_after; /* read fails once pos reaches this (-1: never) */
-    int reads;
-    int write_fails;
-    int writes;
-    char *out; /* everything written */
-    size_t out_len;
-} fake;
-
-static long fake_read(void *ctx, char *buf, size_t n)
-{
-    fake *f = ctx;
-    f->reads++;
-    if (f->fail_after >= 0 && f->pos >= (size_t)f->fail_after)
-        return -1;
-    size_t left = f->body_len - f->pos;
-    if (n > left)
-        n = left;
-    if (f->chunk > 0 && n > f->chunk)
-        n = f->chunk;
-    if (f->fail_after >= 0 && f->pos + n > (size_t)f->fail_after)
-        n = (size_t)f->fail_after - f->pos;
-    memcpy(buf, f->body + f->pos, n);
-    f->pos += n;
-    return (long)n;
-}
-
-static int fake_write(void *ctx, const char *buf, size_t n)
-{
-    fake *f = ctx;
-    f->writes++;
-    f->out = realloc(f->out, f->out_len + n + 1);
-    memcpy(f->out + f->out_len, buf, n);
-    f->out_len += n;
-    f->out[f->out_len] = '\0';
-    return f->write_fails ? CRM_ERR : CRM_OK;
-}
-
-static const char *fake_param(void *ctx, const char *name)
-{
-    fake *f = ctx;
-    for (size_t i = 0; i < f->n_params; i++)
-        if (strcmp(f->params[i][0], name) == 0)
-            return f->params[i][1];
-    return NULL;
-}
-
-static const crm_req_io fake_io = { fake_read, fake_write, fake_param };
-
-static void fake_init(fake *f)
-{
-    memset(f, 0, sizeof(*f));
-    f->fail_after = -1;
-}
-
-static void fake_set(fake *f, const char *name, const char *value)
-{
-    ck_assert_uint_lt(f->n_params, 32);
-    f->params[f->n_params][0] = name;
-    f->params[f->n_params][1] = value;
-    f->n_params++;
-}
-
-static void fake_body(fake *f, const char *body, size_t len)
-{
-    f->body = body;
-    f->body_len = len;
-}
-
-static void fake_done(fake *f)
-{
-    free(f->out);
-    f->out = NULL;
-}
-
-/* Value of a response header (first match, in static storage), or NULL. */
-static const char *res_header(const fake *f, const char *name)
-{
-    static char value[512];
-    size_t nl = strlen(name);
-    const char *end = strstr(f->out, "\r\n\r\n");
-    ck_assert_ptr_nonnull(end);
-    for (const char *p = f->out; p < end;) {
-        const char *eol = strstr(p, "\r\n");
-        if ((size_t)(eol - p) > nl + 1 && strncasecmp(p, name, nl) == 0 && p[nl] == ':' &&
-            p[nl + 1] == ' ') {
-            size_t vl = (size_t)(eol - p) - nl - 2;
-            ck_assert_uint_lt(vl, sizeof(value));
-            memcpy(value, p + nl + 2, vl);
-            value[vl] = '\0';
-            return value;
-        }
-        p = eol + 2;
-    }
-    return NULL;
-}
-
-static const char *res_body(const fake *f)
-{
-    const char *end = strstr(f->out, "\r\n\r\n");
-    ck_assert_ptr_nonnull(end);
-    return end + 4;
-}
-
-/* The response body parsed as a JSON object (caller puts). */
-static json_object *res_json(const fake *f)
-{
-    const char *body = res_body(f);
-    json_tokener *tok = json_tokener_new();
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    json_object *o = json_tokener_parse_ex(tok, body, (int)strlen(body));
-    ck_assert_msg(o != NULL, "not JSON: %s", body);
-    ck_assert_int_eq(json_tokener_get_error(tok), json_tokener_success);
-    json_tokener_free(tok);
-    ck_assert(json_object_is_type(o, json_type_object));
-    return o;
-}
 
 static const char *jstr(json_object *o, const char *key)
 {
@@ -163,69 +38,69 @@ static void teardown(void)
 
 START_TEST(test_method_path)
 {
-    fake f;
-    fake_init(&f);
-    fake_set(&f, "REQUEST_METHOD", "PATCH");
-    fake_set(&f, "DOCUMENT_URI", "/api/v1/customers/ignored");
-    fake_set(&f, "REQUEST_URI", "/api/v1/customers/7?x=1");
-    fake_set(&f, "QUERY_STRING", "x=1");
-    crm_req *r = crm_req_new(arena, &fake_io, &f, 100);
+    fake_req f;
+    fake_req_init(&f);
+    fake_req_set(&f, "REQUEST_METHOD", "PATCH");
+    fake_req_set(&f, "DOCUMENT_URI", "/api/v1/customers/ignored");
+    fake_req_set(&f, "REQUEST_URI", "/api/v1/customers/7?x=1");
+    fake_req_set(&f, "QUERY_STRING", "x=1");
+    crm_req *r = crm_req_new(arena, &fake_req_io, &f, 100);
     ck_assert_ptr_eq(crm_req_arena(r), arena);
     ck_assert_str_eq(crm_req_method(r), "PATCH");
     ck_assert_str_eq(crm_req_path(r), "/api/v1/customers/7");
     ck_assert_str_eq(crm_req_query_string(r), "x=1");
     ck_assert_int_eq(crm_req_route(r), -1);
     ck_assert_int_eq(crm_res_status(r), 0);
-    fake_done(&f);
+    fake_req_done(&f);
 }
 END_TEST
 
 START_TEST(test_path_fallback_document_uri)
 {
-    fake f;
-    fake_init(&f);
+    fake_req f;
+    fake_req_init(&f);
     /* The raw target is used as sent: no decoding, no slash merging. */
-    fake_set(&f, "REQUEST_URI", "/api/v1/customers/%2F1");
-    fake_set(&f, "DOCUMENT_URI", "/api/v1/customers/1");
-    crm_req *r = crm_req_new(arena, &fake_io, &f, 100);
+    fake_req_set(&f, "REQUEST_URI", "/api/v1/customers/%2F1");
+    fake_req_set(&f, "DOCUMENT_URI", "/api/v1/customers/1");
+    crm_req *r = crm_req_new(arena, &fake_req_io, &f, 100);
     ck_assert_str_eq(crm_req_method(r), "GET");
     ck_assert_str_eq(crm_req_path(r), "/api/v1/customers/%2F1");
-    fake_done(&f);
+    fake_req_done(&f);
 
     /* No REQUEST_URI (or an empty one): DOCUMENT_URI. */
-    fake_init(&f);
-    fake_set(&f, "REQUEST_URI", "");
-    fake_set(&f, "DOCUMENT_URI", "/plain");
-    r = crm_req_new(arena, &fake_io, &f, 100);
+    fake_req_init(&f);
+    fake_req_set(&f, "REQUEST_URI", "");
+    fake_req_set(&f, "DOCUMENT_URI", "/plain");
+    r = crm_req_new(arena, &fake_req_io, &f, 100);
     ck_assert_str_eq(crm_req_path(r), "/plain");
-    fake_done(&f);
+    fake_req_done(&f);
 
     /* "?" first: the path is empty, not the query. */
-    fake_init(&f);
-    fake_set(&f, "REQUEST_URI", "?a=1");
-    r = crm_req_new(arena, &fake_io, &f, 100);
+    fake_req_init(&f);
+    fake_req_set(&f, "REQUEST_URI", "?a=1");
+    r = crm_req_new(arena, &fake_req_io, &f, 100);
     ck_assert_str_eq(crm_req_path(r), "");
-    fake_done(&f);
+    fake_req_done(&f);
 
     /* Nothing at all: "/". */
-    fake_init(&f);
-    r = crm_req_new(arena, &fake_io, &f, 100);
+    fake_req_init(&f);
+    r = crm_req_new(arena, &fake_req_io, &f, 100);
     ck_assert_str_eq(crm_req_path(r), "/");
     ck_assert_str_eq(crm_req_query_string(r), "");
-    fake_done(&f);
+    fake_req_done(&f);
 }
 END_TEST
 
 START_TEST(test_headers)
 {
-    fake f;
-    fake_init(&f);
-    fake_set(&f, "HTTP_IF_MATCH", "\"3\"");
-    fake_set(&f, "CONTENT_TYPE", "application/json");
-    fake_set(&f, "CONTENT_LENGTH", "12");
-    fake_set(&f, "HTTP_IDEMPOTENCY_KEY", "k-1");
-    fake_set(&f, "HTTP_ACCEPT", "text/html,application/xhtml+xml");
-    crm_req *r = crm_req_new(arena, &fake_io, &f, 100);
+    fake_req f;
+    fake_req_init(&f);
+    fake_req_set(&f, "HTTP_IF_MATCH", "\"3\"");
+    fake_req_set(&f, "CONTENT_TYPE", "application/json");
+    fake_req_set(&f, "CONTENT_LENGTH", "12");
+    fake_req_set(&f, "HTTP_IDEMPOTENCY_KEY", "k-1");
+    fake_req_set(&f, "HTTP_ACCEPT", "text/html,application/xhtml+xml");
+    crm_req *r = crm_req_new(arena, &fake_req_io, &f, 100);
 
     ck_assert_str_eq(crm_req_header(r, "If-Match"), "\"3\"");
     ck_assert_str_eq(crm_req_header(r, "if-match"), "\"3\"");
@@ -244,13 +119,13 @@ START_TEST(test_headers)
     memset(longname, 'X', sizeof(longname) - 1);
     longname[sizeof(longname) - 1] = '\0';
     ck_assert_ptr_null(crm_req_header(r, longname));
-    fake_done(&f);
+    fake_req_done(&f);
 
-    fake_init(&f);
-    r = crm_req_new(arena, &fake_io, &f, 100);
+    fake_req_init(&f);
+    r = crm_req_new(arena, &fake_req_io, &f, 100);
     ck_assert_ptr_null(crm_req_header(r, "Content-Type"));
     ck_assert_int_eq(crm_req_wants_html(r), 0);
-    fake_done(&f);
+    fake_req_done(&f);
 }
 END_TEST
 
@@ -268,21 +143,21 @@ static void assert_token(const char *id)
 
 START_TEST(test_request_id)
 {
-    fake f;
-    fake_init(&f);
-    fake_set(&f, "REQUEST_ID", "0123456789abcdef0123456789abcdef");
-    crm_req *r = crm_req_new(arena, &fake_io, &f, 100);
+    fake_req f;
+    fake_req_init(&f);
+    fake_req_set(&f, "REQUEST_ID", "0123456789abcdef0123456789abcdef");
+    crm_req *r = crm_req_new(arena, &fake_req_io, &f, 100);
     ck_assert_str_eq(crm_req_id(r), "0123456789abcdef0123456789abcdef");
-    fake_done(&f);
+    fake_req_done(&f);
 
     /* Missing: one is made up, different for each request. */
-    fake_init(&f);
-    crm_req *r1 = crm_req_new(arena, &fake_io, &f, 100);
-    crm_req *r2 = crm_req_new(arena, &fake_io, &f, 100);
+    fake_req_init(&f);
+    crm_req *r1 = crm_req_new(arena, &fake_req_io, &f, 100);
+    crm_req *r2 = crm_req_new(arena, &fake_req_io, &f, 100);
     assert_token(crm_req_id(r1));
     assert_token(crm_req_id(r2));
     ck_assert_str_ne(crm_req_id(r1), crm_req_id(r2));
-    fake_done(&f);
+    fake_req_done(&f);
 
     /* Hostile values are not trusted. */
     char hundred[101];
@@ -290,12 +165,12 @@ START_TEST(test_request_id)
     hundred[100] = '\0';
     const char *hostile[] = { "a b", "", hundred, "abc\"def", "id\nx", "<script>", "a/b" };
     for (size_t i = 0; i < CRM_NELEM(hostile); i++) {
-        fake_init(&f);
-        fake_set(&f, "REQUEST_ID", hostile[i]);
-        r = crm_req_new(arena, &fake_io, &f, 100);
+        fake_req_init(&f);
+        fake_req_set(&f, "REQUEST_ID", hostile[i]);
+        r = crm_req_new(arena, &fake_req_io, &f, 100);
         ck_assert_str_ne(crm_req_id(r), hostile[i]);
         assert_token(crm_req_id(r));
-        fake_done(&f);
+        fake_req_done(&f);
     }
 }
 END_TEST
@@ -304,10 +179,10 @@ END_TEST
 
 START_TEST(test_query)
 {
-    fake f;
-    fake_init(&f);
-    fake_set(&f, "QUERY_STRING", "limit=10&q=J%C3%B6rg+Smith&empty=&flag&sort=-name");
-    crm_req *r = crm_req_new(arena, &fake_io, &f, 100);
+    fake_req f;
+    fake_req_init(&f);
+    fake_req_set(&f, "QUERY_STRING", "limit=10&q=J%C3%B6rg+Smith&empty=&flag&sort=-name");
+    crm_req *r = crm_req_new(arena, &fake_req_io, &f, 100);
     ck_assert_str_eq(crm_req_query(r, "limit"), "10");
     ck_assert_str_eq(crm_req_query(r, "q"), "J\xC3\xB6rg Smith");
     ck_assert_str_eq(crm_req_query(r, "empty"), "");
@@ -320,33 +195,33 @@ START_TEST(test_query)
     ck_assert_int_eq(crm_res_status(r), 0);
     /* Still usable after the check. */
     ck_assert_str_eq(crm_req_query(r, "limit"), "10");
-    fake_done(&f);
+    fake_req_done(&f);
 
     /* No query at all. */
-    fake_init(&f);
-    r = crm_req_new(arena, &fake_io, &f, 100);
+    fake_req_init(&f);
+    r = crm_req_new(arena, &fake_req_io, &f, 100);
     ck_assert_ptr_null(crm_req_query(r, "limit"));
     ck_assert_int_eq(crm_req_query_check(r, allowed), CRM_OK);
     ck_assert_int_eq(f.writes, 0);
-    fake_done(&f);
+    fake_req_done(&f);
 }
 END_TEST
 
 /* query_check on qs must answer 400 bad-query; returns the parsed body. */
-static json_object *check_rejects(const char *qs, fake *f)
+static json_object *check_rejects(const char *qs, fake_req *f)
 {
     static const char *const allowed[] = { "limit", "q", NULL };
-    fake_init(f);
-    fake_set(f, "QUERY_STRING", qs);
-    fake_set(f, "DOCUMENT_URI", "/api/v1/customers");
-    fake_set(f, "REQUEST_ID", "rid-1");
-    crm_req *r = crm_req_new(arena, &fake_io, f, 100);
+    fake_req_init(f);
+    fake_req_set(f, "QUERY_STRING", qs);
+    fake_req_set(f, "DOCUMENT_URI", "/api/v1/customers");
+    fake_req_set(f, "REQUEST_ID", "rid-1");
+    crm_req *r = crm_req_new(arena, &fake_req_io, f, 100);
     ck_assert_int_eq(crm_req_query_check(r, allowed), 400);
     ck_assert_int_eq(crm_res_status(r), 400);
     ck_assert_int_eq(f->writes, 1);
     ck_assert_msg(strncmp(f->out, "Status: 400 Bad Request\r\n", 25) == 0, "%s", f->out);
-    ck_assert_str_eq(res_header(f, "Content-Type"), "application/problem+json");
-    json_object *o = res_json(f);
+    ck_assert_str_eq(fake_res_header(f, "Content-Type"), "application/problem+json");
+    json_object *o = fake_res_json(f);
     ck_assert_str_eq(jstr(o, "type"), "/problems/bad-query");
     ck_assert_str_eq(jstr(o, "status"), "400");
     ck_assert_str_eq(jstr(o, "instance"), "/api/v1/customers");
@@ -356,7 +231,7 @@ static json_object *check_rejects(const char *qs, fake *f)
 
 START_TEST(test_query_check_unknown)
 {
-    fake f;
+    fake_req f;
     json_object *o = check_rejects("limit=5&color=red", &f);
     json_object *errs, *e;
     ck_assert(json_object_object_get_ex(o, "errors", &errs));
@@ -365,24 +240,24 @@ START_TEST(test_query_check_unknown)
     ck_assert_str_eq(jstr(e, "field"), "color");
     ck_assert_ptr_nonnull(jstr(e, "message"));
     json_object_put(o);
-    fake_done(&f);
+    fake_req_done(&f);
 }
 END_TEST
 
 START_TEST(test_query_check_repeated)
 {
-    fake f;
+    fake_req f;
     json_object *o = check_rejects("limit=5&limit=6", &f);
     ck_assert_ptr_nonnull(jstr(o, "detail"));
     json_object_put(o);
-    fake_done(&f);
+    fake_req_done(&f);
 
     /* The accessor refuses to pick one of the two values. */
-    fake_init(&f);
-    fake_set(&f, "QUERY_STRING", "q=a&q=b");
-    crm_req *r = crm_req_new(arena, &fake_io, &f, 100);
+    fake_req_init(&f);
+    fake_req_set(&f, "QUERY_STRING", "q=a&q=b");
+    crm_req *r = crm_req_new(arena, &fake_req_io, &f, 100);
     ck_assert_ptr_null(crm_req_query(r, "q"));
-    fake_done(&f);
+    fake_req_done(&f);
 }
 END_TEST
 
@@ -390,16 +265,16 @@ START_TEST(test_query_check_bad_encoding)
 {
     static const char *const bad[] = { "q=%zz", "q=%4", "q=abc%", "q=%FF", "q=%00", "q=%C3" };
     for (size_t i = 0; i < CRM_NELEM(bad); i++) {
-        fake f;
+        fake_req f;
         json_object *o = check_rejects(bad[i], &f);
         json_object_put(o);
-        fake_done(&f);
+        fake_req_done(&f);
 
-        fake_init(&f);
-        fake_set(&f, "QUERY_STRING", bad[i]);
-        crm_req *r = crm_req_new(arena, &fake_io, &f, 100);
+        fake_req_init(&f);
+        fake_req_set(&f, "QUERY_STRING", bad[i]);
+        crm_req *r = crm_req_new(arena, &fake_req_io, &f, 100);
         ck_assert_ptr_null(crm_req_query(r, "q"));
-        fake_done(&f);
+        fake_req_done(&f);
     }
 }
 END_TEST
@@ -411,11 +286,11 @@ START_TEST(test_query_check_too_many)
     size_t n = 0;
     for (int i = 0; i < 40; i++)
         n += (size_t)snprintf(qs + n, sizeof(qs) - n, "%sq=%d", i ? "&" : "", i);
-    fake f;
+    fake_req f;
     json_object *o = check_rejects(qs, &f);
     ck_assert_ptr_nonnull(jstr(o, "detail"));
     json_object_put(o);
-    fake_done(&f);
+    fake_req_done(&f);
 }
 END_TEST
 
@@ -431,19 +306,19 @@ static char *pattern(size_t n)
 }
 
 /* Read a body of n bytes with optional Content-Length, delivered in chunks. */
-static int read_body(size_t cap, size_t n, const char *cl, size_t chunk, fake *f, const char **body,
-                     size_t *len)
+static int read_body(size_t cap, size_t n, const char *cl, size_t chunk, fake_req *f,
+                     const char **body, size_t *len)
 {
     static char clbuf[32];
     char *data = pattern(n);
-    fake_init(f);
+    fake_req_init(f);
     if (cl != NULL) {
         snprintf(clbuf, sizeof(clbuf), "%s", cl);
-        fake_set(f, "CONTENT_LENGTH", clbuf);
+        fake_req_set(f, "CONTENT_LENGTH", clbuf);
     }
-    fake_body(f, data, n);
+    fake_req_body(f, data, n);
     f->chunk = chunk;
-    crm_req *r = crm_req_new(arena, &fake_io, f, cap);
+    crm_req *r = crm_req_new(arena, &fake_req_io, f, cap);
     int rc = crm_req_body(r, body, len);
     if (rc == CRM_OK) {
         ck_assert_uint_eq(*len, n);
@@ -456,14 +331,14 @@ static int read_body(size_t cap, size_t n, const char *cl, size_t chunk, fake *f
 
 START_TEST(test_body_exact)
 {
-    fake f;
+    fake_req f;
     const char *body;
     size_t len;
 
-    fake_init(&f);
-    fake_set(&f, "CONTENT_LENGTH", "11");
-    fake_body(&f, "hello world", 11);
-    crm_req *r = crm_req_new(arena, &fake_io, &f, 100);
+    fake_req_init(&f);
+    fake_req_set(&f, "CONTENT_LENGTH", "11");
+    fake_req_body(&f, "hello world", 11);
+    crm_req *r = crm_req_new(arena, &fake_req_io, &f, 100);
     ck_assert_int_eq(crm_req_body(r, &body, &len), CRM_OK);
     ck_assert_uint_eq(len, 11);
     ck_assert_str_eq(body, "hello world");
@@ -475,24 +350,24 @@ START_TEST(test_body_exact)
     ck_assert_ptr_eq(body2, body);
     ck_assert_uint_eq(len2, 11);
     ck_assert_int_eq(f.reads, reads);
-    fake_done(&f);
+    fake_req_done(&f);
 
     /* No body at all. */
     ck_assert_int_eq(read_body(100, 0, NULL, 0, &f, &body, &len), CRM_OK);
     ck_assert_str_eq(body, "");
-    fake_done(&f);
+    fake_req_done(&f);
     ck_assert_int_eq(read_body(100, 0, "0", 0, &f, &body, &len), CRM_OK);
-    fake_done(&f);
+    fake_req_done(&f);
     ck_assert_int_eq(read_body(0, 0, NULL, 0, &f, &body, &len), CRM_OK);
-    fake_done(&f);
+    fake_req_done(&f);
     ck_assert_int_eq(read_body(100, 5, "", 0, &f, &body, &len), CRM_OK);
-    fake_done(&f);
+    fake_req_done(&f);
 }
 END_TEST
 
 START_TEST(test_body_cap)
 {
-    fake f;
+    fake_req f;
     const char *body;
     size_t len;
     static const size_t caps[] = { 1, 100, 4095, 4096, 4097, 10000 };
@@ -505,71 +380,71 @@ START_TEST(test_body_cap)
 
         /* Exactly the cap: fine, with or without Content-Length. */
         ck_assert_int_eq(read_body(cap, cap, cl, 0, &f, &body, &len), CRM_OK);
-        fake_done(&f);
+        fake_req_done(&f);
         ck_assert_int_eq(read_body(cap, cap, NULL, 0, &f, &body, &len), CRM_OK);
-        fake_done(&f);
+        fake_req_done(&f);
         ck_assert_int_eq(read_body(cap, cap, NULL, 7, &f, &body, &len), CRM_OK);
-        fake_done(&f);
+        fake_req_done(&f);
 
         /* One byte over, announced: refused before reading anything. */
         ck_assert_int_eq(read_body(cap, cap + 1, cl1, 0, &f, &body, &len), CRM_TOOBIG);
         ck_assert_int_eq(f.reads, 0);
-        fake_done(&f);
+        fake_req_done(&f);
         /* One byte over, not announced: refused by bytes received. */
         ck_assert_int_eq(read_body(cap, cap + 1, NULL, 0, &f, &body, &len), CRM_TOOBIG);
-        fake_done(&f);
+        fake_req_done(&f);
         ck_assert_int_eq(read_body(cap, cap + 1, NULL, 3, &f, &body, &len), CRM_TOOBIG);
-        fake_done(&f);
+        fake_req_done(&f);
         /* Announced small, sent big: bytes received win. */
         ck_assert_int_eq(read_body(cap, cap + 1, "1", 0, &f, &body, &len), CRM_TOOBIG);
-        fake_done(&f);
+        fake_req_done(&f);
         /* Far over the cap, not announced: read stops soon after the cap. */
         ck_assert_int_eq(read_body(cap, cap * 3 + 50, NULL, 0, &f, &body, &len), CRM_TOOBIG);
         ck_assert_uint_le(f.pos, cap + 1);
-        fake_done(&f);
+        fake_req_done(&f);
     }
 
     /* Announced bigger than sent: reads what came. */
     ck_assert_int_eq(read_body(100, 5, "50", 0, &f, &body, &len), CRM_OK);
-    fake_done(&f);
+    fake_req_done(&f);
     /* A huge Content-Length is over any cap. */
     ck_assert_int_eq(read_body(100, 5, "99999999999999999999999", 0, &f, &body, &len), CRM_TOOBIG);
-    fake_done(&f);
+    fake_req_done(&f);
 }
 END_TEST
 
 START_TEST(test_body_chunked)
 {
-    fake f;
+    fake_req f;
     const char *body;
     size_t len;
     static const size_t chunks[] = { 1, 2, 7, 100, 4095, 4096, 5000 };
 
     for (size_t i = 0; i < CRM_NELEM(chunks); i++) {
         ck_assert_int_eq(read_body(20000, 12345, NULL, chunks[i], &f, &body, &len), CRM_OK);
-        fake_done(&f);
+        fake_req_done(&f);
         ck_assert_int_eq(read_body(20000, 12345, "12345", chunks[i], &f, &body, &len), CRM_OK);
-        fake_done(&f);
+        fake_req_done(&f);
     }
     /* One byte at a time, many reads. */
     ck_assert_int_eq(read_body(300, 300, NULL, 1, &f, &body, &len), CRM_OK);
     ck_assert_int_ge(f.reads, 300);
-    fake_done(&f);
+    fake_req_done(&f);
 }
 END_TEST
 
 START_TEST(test_body_read_error)
 {
-    fake f;
+    fake_req f;
     const char *body = "untouched";
     size_t len = 77;
     char *data = pattern(500);
 
-    fake_init(&f);
-    fake_body(&f, data, 500);
+    fake_req_init(&f);
+    fake_req_body(&f, data, 500);
     f.chunk = 50;
     f.fail_after = 120;
-    crm_req *r = crm_req_new(arena, &fake_io, &f, 1000);
+    crm_req *r = crm_req_new(arena, &fake_req_io, &f, 1000);
     ck_assert_int_eq(crm_req_body(r, &body, &len), CRM_ERR);
     ck_assert_str_eq(body, "untouched");
     ck_assert_uint_eq(len, 77);
@@ -577,16 +452,16 @@ START_TEST(test_body_read_error)
     int reads = f.reads;
     ck_assert_int_eq(crm_req_body(r, &body, &len), CRM_ERR);
     ck_assert_int_eq(f.reads, reads);
-    fake_done(&f);
+    fake_req_done(&f);
 
     /* Failing on the first read, with Content-Length. */
-    fake_init(&f);
-    fake_set(&f, "CONTENT_LENGTH", "500");
-    fake_body(&f, data, 500);
+    fake_req_init(&f);
+    fake_req_set(&f, "CONTENT_LENGTH", "500");
+    fake_req_body(&f, data, 500);
     f.fail_after = 0;
-    r = crm_req_new(arena, &fake_io, &f, 1000);
+    r = crm_req_new(arena, &fake_req_io, &f, 1000);
     ck_assert_int_eq(crm_req_body(r, &body, &len), CRM_ERR);
-    fake_done(&f);
+    fake_req_done(&f);
     free(data);
 }
 END_TEST
@@ -595,16 +470,16 @@ START_TEST(test_body_bad_content_length)
 {
     static const char *const bad[] = { "-1", "-0", "abc", "12abc", "1.5", "0x10", "5 " };
     for (size_t i = 0; i < CRM_NELEM(bad); i++) {
-        fake f;
+        fake_req f;
         const char *body = "untouched";
         size_t len = 0;
-        fake_init(&f);
-        fake_set(&f, "CONTENT_LENGTH", bad[i]);
-        fake_body(&f, "hello", 5);
-        crm_req *r = crm_req_new(arena, &fake_io, &f, 100);
+        fake_req_init(&f);
+        fake_req_set(&f, "CONTENT_LENGTH", bad[i]);
+        fake_req_body(&f, "hello", 5);
+        crm_req *r = crm_req_new(arena, &fake_req_io, &f, 100);
         ck_assert_msg(crm_req_body(r, &body, &len) == CRM_ERR, "Content-Length \"%s\"", bad[i]);
         ck_assert_str_eq(body, "untouched");
-        fake_done(&f);
+        fake_req_done(&f);
     }
 }
 END_TEST
@@ -613,12 +488,12 @@ END_TEST
 
 static int path_id(const char *value, int64_t *out)
 {
-    fake f;
-    fake_init(&f);
-    crm_req *r = crm_req_new(arena, &fake_io, &f, 100);
+    fake_req f;
+    fake_req_init(&f);
+    crm_req *r = crm_req_new(arena, &fake_req_io, &f, 100);
     crm_req_set_path_param(r, "id", value);
     int rc = crm_req_path_id(r, "id", out);
-    fake_done(&f);
+    fake_req_done(&f);
     return rc;
 }
 
@@ -664,10 +539,10 @@ END_TEST
 
 START_TEST(test_path_params)
 {
-    fake f;
+    fake_req f;
     int64_t v;
-    fake_init(&f);
-    crm_req *r = crm_req_new(arena, &fake_io, &f, 100);
+    fake_req_init(&f);
+    crm_req *r = crm_req_new(arena, &fake_req_io, &f, 100);
     ck_assert_ptr_null(crm_req_path_param(r, "id"));
     ck_assert_int_eq(crm_req_path_id(r, "id", &v), CRM_INVALID);
     crm_req_set_path_param(r, "id", "5");
@@ -677,7 +552,7 @@ START_TEST(test_path_params)
     ck_assert_ptr_null(crm_req_path_param(r, "other"));
     crm_req_set_route(r, 3);
     ck_assert_int_eq(crm_req_route(r), 3);
-    fake_done(&f);
+    fake_req_done(&f);
 }
 END_TEST
 
@@ -685,9 +560,9 @@ END_TEST
 
 START_TEST(test_send)
 {
-    fake f;
-    fake_init(&f);
-    crm_req *r = crm_req_new(arena, &fake_io, &f, 100);
+    fake_req f;
+    fake_req_init(&f);
+    crm_req *r = crm_req_new(arena, &fake_req_io, &f, 100);
     const char *body = "{\"id\":1,\"name\":\"Ada\"}";
     crm_res_header(r, "Location", "/api/v1/customers/1");
     crm_res_header(r, "ETag", "\"1\"");
@@ -695,12 +570,12 @@ START_TEST(test_send)
     ck_assert_int_eq(crm_res_status(r), 201);
     ck_assert_int_eq(f.writes, 1);
     ck_assert_msg(strncmp(f.out, "Status: 201 Created\r\n", 21) == 0, "%s", f.out);
-    ck_assert_str_eq(res_header(&f, "Location"), "/api/v1/customers/1");
-    ck_assert_str_eq(res_header(&f, "ETag"), "\"1\"");
-    ck_assert_str_eq(res_header(&f, "Content-Type"), "application/json");
-    ck_assert_str_eq(res_header(&f, "Content-Length"), "21");
-    ck_assert_str_eq(res_body(&f), body);
-    ck_assert_uint_eq(f.out_len, (size_t)(res_body(&f) - f.out) + strlen(body));
+    ck_assert_str_eq(fake_res_header(&f, "Location"), "/api/v1/customers/1");
+    ck_assert_str_eq(fake_res_header(&f, "ETag"), "\"1\"");
+    ck_assert_str_eq(fake_res_header(&f, "Content-Type"), "application/json");
+    ck_assert_str_eq(fake_res_header(&f, "Content-Length"), "21");
+    ck_assert_str_eq(fake_res_body(&f), body);
+    ck_assert_uint_eq(f.out_len, (size_t)(fake_res_body(&f) - f.out) + strlen(body));
     /* Headers come before Content-Type, each once. */
     ck_assert_ptr_null(strstr(strstr(f.out, "Location:") + 1, "Location:"));
 
@@ -709,73 +584,73 @@ START_TEST(test_send)
     ck_assert_int_eq(f.writes, 1);
     ck_assert_int_eq(crm_res_status(r), 201);
     crm_req_finish(r);
-    fake_done(&f);
+    fake_req_done(&f);
 }
 END_TEST
 
 START_TEST(test_send_empty_and_large)
 {
-    fake f;
-    fake_init(&f);
-    crm_req *r = crm_req_new(arena, &fake_io, &f, 100);
+    fake_req f;
+    fake_req_init(&f);
+    crm_req *r = crm_req_new(arena, &fake_req_io, &f, 100);
     ck_assert_int_eq(crm_res_send(r, 204, NULL, NULL, 0), 204);
     ck_assert_str_eq(f.out, "Status: 204 No Content\r\nContent-Length: 0\r\n\r\n");
-    ck_assert_ptr_null(res_header(&f, "Content-Type"));
-    fake_done(&f);
+    ck_assert_ptr_null(fake_res_header(&f, "Content-Type"));
+    fake_req_done(&f);
 
     /* A big body with binary bytes goes out whole, in one write. */
     size_t n = 200000;
     char *big = malloc(n);
     for (size_t i = 0; i < n; i++)
         big[i] = (char)(i * 7);
-    fake_init(&f);
-    r = crm_req_new(arena, &fake_io, &f, 100);
+    fake_req_init(&f);
+    r = crm_req_new(arena, &fake_req_io, &f, 100);
     crm_res_header(r, "X-Long",
                    "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
                    "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv");
     ck_assert_int_eq(
         crm_res_send(r, 200, "application/octet-stream; x=\"a long parameter\"", big, n), 200);
     ck_assert_int_eq(f.writes, 1);
-    ck_assert_str_eq(res_header(&f, "Content-Length"), "200000");
-    ck_assert_str_eq(res_header(&f, "Content-Type"),
+    ck_assert_str_eq(fake_res_header(&f, "Content-Length"), "200000");
+    ck_assert_str_eq(fake_res_header(&f, "Content-Type"),
                      "application/octet-stream; x=\"a long parameter\"");
-    const char *b = res_body(&f);
+    const char *b = fake_res_body(&f);
     ck_assert_uint_eq(f.out_len - (size_t)(b - f.out), n);
     ck_assert_int_eq(memcmp(b, big, n), 0);
     free(big);
-    fake_done(&f);
+    fake_req_done(&f);
 }
 END_TEST
 
 START_TEST(test_header_injection_dropped)
 {
-    fake f;
-    fake_init(&f);
-    crm_req *r = crm_req_new(arena, &fake_io, &f, 100);
+    fake_req f;
+    fake_req_init(&f);
+    crm_req *r = crm_req_new(arena, &fake_req_io, &f, 100);
     crm_res_header(r, "X-Evil", "a\r\nSet-Cookie: session=stolen");
     crm_res_header(r, "X-Lf", "a\nb");
     crm_res_header(r, "X-Cr", "a\rb");
     crm_res_header(r, "X-Good", "fine");
     crm_res_send(r, 200, "text/plain", "ok", 2);
     ck_assert_ptr_null(strstr(f.out, "Set-Cookie"));
-    ck_assert_ptr_null(res_header(&f, "X-Evil"));
-    ck_assert_ptr_null(res_header(&f, "X-Lf"));
-    ck_assert_ptr_null(res_header(&f, "X-Cr"));
-    ck_assert_str_eq(res_header(&f, "X-Good"), "fine");
+    ck_assert_ptr_null(fake_res_header(&f, "X-Evil"));
+    ck_assert_ptr_null(fake_res_header(&f, "X-Lf"));
+    ck_assert_ptr_null(fake_res_header(&f, "X-Cr"));
+    ck_assert_str_eq(fake_res_header(&f, "X-Good"), "fine");
     /* The only line breaks are the header line ends. */
     const char *end = strstr(f.out, "\r\n\r\n");
     for (const char *p = f.out; p < end; p++)
         if (*p == '\n')
             ck_assert_int_eq(p[-1], '\r');
-    fake_done(&f);
+    fake_req_done(&f);
 }
 END_TEST
 
 START_TEST(test_header_values_copied_and_limited)
 {
-    fake f;
-    fake_init(&f);
-    crm_req *r = crm_req_new(arena, &fake_io, &f, 100);
+    fake_req f;
+    fake_req_init(&f);
+    crm_req *r = crm_req_new(arena, &fake_req_io, &f, 100);
     char name[32], value[32];
     snprintf(name, sizeof(name), "X-Copy");
     snprintf(value, sizeof(value), "before");
@@ -790,23 +665,23 @@ START_TEST(test_header_values_copied_and_limited)
         crm_res_header(r, n, "v");
     }
     crm_res_send(r, 200, NULL, NULL, 0);
-    ck_assert_str_eq(res_header(&f, "X-Copy"), "before");
-    ck_assert_ptr_null(res_header(&f, "X-Changed"));
-    ck_assert_str_eq(res_header(&f, "X-H0"), "v");
-    ck_assert_ptr_null(res_header(&f, "X-H39"));
-    fake_done(&f);
+    ck_assert_str_eq(fake_res_header(&f, "X-Copy"), "before");
+    ck_assert_ptr_null(fake_res_header(&f, "X-Changed"));
+    ck_assert_str_eq(fake_res_header(&f, "X-H0"), "v");
+    ck_assert_ptr_null(fake_res_header(&f, "X-H39"));
+    fake_req_done(&f);
 }
 END_TEST
 
 START_TEST(test_send_write_fails)
 {
-    fake f;
-    fake_init(&f);
+    fake_req f;
+    fake_req_init(&f);
     f.write_fails = 1;
-    crm_req *r = crm_req_new(arena, &fake_io, &f, 100);
+    crm_req *r = crm_req_new(arena, &fake_req_io, &f, 100);
     ck_assert_int_eq(crm_res_send(r, 200, "text/plain", "ok", 2), 200);
     ck_assert_int_eq(crm_res_status(r), 200);
-    fake_done(&f);
+    fake_req_done(&f);
 }
 END_TEST
 
@@ -833,12 +708,12 @@ START_TEST(test_http_reason)
     ck_assert_str_eq(crm_http_reason(418), "Error");
     ck_assert_str_eq(crm_http_reason(599), "Error");
 
-    fake f;
-    fake_init(&f);
-    crm_req *r = crm_req_new(arena, &fake_io, &f, 100);
+    fake_req f;
+    fake_req_init(&f);
+    crm_req *r = crm_req_new(arena, &fake_req_io, &f, 100);
     crm_res_send(r, 599, NULL, NULL, 0);
     ck_assert_msg(strncmp(f.out, "Status: 599 Error\r\n", 19) == 0, "%s", f.out);
-    fake_done(&f);
+    fake_req_done(&f);
 }
 END_TEST
 

@@ -4,76 +4,13 @@
  */
 #include "crm_router.h"
 
+#include "../fake_req.h"
+
 #include <check.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-/* ---- the fake transport ---- */
-
-typedef struct {
-    const char *method;
-    const char *path;
-    int writes;
-    char out[8192];
-    size_t out_len;
-} fake;
-
-static long fake_read(void *ctx, char *buf, size_t n)
-{
-    (void)ctx;
-    (void)buf;
-    (void)n;
-    return 0;
-}
-
-static int fake_write(void *ctx, const char *buf, size_t n)
-{
-    fake *f = ctx;
-    ck_assert_uint_lt(f->out_len + n, sizeof(f->out));
-    memcpy(f->out + f->out_len, buf, n);
-    f->out_len += n;
-    f->out[f->out_len] = '\0';
-    f->writes++;
-    return CRM_OK;
-}
-
-static const char *fake_param(void *ctx, const char *name)
-{
-    fake *f = ctx;
-    if (strcmp(name, "REQUEST_METHOD") == 0)
-        return f->method;
-    if (strcmp(name, "DOCUMENT_URI") == 0)
-        return f->path;
-    if (strcmp(name, "REQUEST_ID") == 0)
-        return "test-request";
-    return NULL;
-}
-
-static const crm_req_io fake_io = { fake_read, fake_write, fake_param };
-
-/* Value of a response header (static storage), or NULL. */
-static const char *res_header(const fake *f, const char *name)
-{
-    static char value[256];
-    size_t nl = strlen(name);
-    const char *end = strstr(f->out, "\r\n\r\n");
-    ck_assert_ptr_nonnull(end);
-    for (const char *p = f->out; p < end;) {
-        const char *eol = strstr(p, "\r\n");
-        if (strncasecmp(p, name, nl) == 0 && p[nl] == ':' && p[nl + 1] == ' ') {
-            size_t vl = (size_t)(eol - p) - nl - 2;
-            ck_assert_uint_lt(vl, sizeof(value));
-            memcpy(value, p + nl + 2, vl);
-            value[vl] = '\0';
-            return value;
-        }
-        p = eol + 2;
-    }
-    return NULL;
-}
 
 /* ---- handlers that say who they are ---- */
 
@@ -144,28 +81,32 @@ static const crm_route routes[] = {
 };
 
 static crm_arena *arena;
-static fake f;
+static fake_req f;
 
 static void setup(void)
 {
     arena = crm_arena_new(4096);
-    memset(&f, 0, sizeof(f));
+    fake_req_init(&f);
     called = NULL;
 }
 
 static void teardown(void)
 {
+    fake_req_done(&f);
     crm_arena_free(arena);
 }
 
 /* Dispatch method path; returns the request for further checks. */
 static crm_req *dispatch(const char *method, const char *path, int *status)
 {
-    memset(&f, 0, sizeof(f));
+    fake_req_done(&f);
+    fake_req_init(&f);
     called = NULL;
-    f.method = method;
-    f.path = path;
-    crm_req *r = crm_req_new(arena, &fake_io, &f, 1024);
+    fake_req_set(&f, "REQUEST_METHOD", method);
+    fake_req_set(&f, "DOCUMENT_URI", path);
+    fake_req_set(&f, "REQUEST_ID", "test-request");
+    f.out_max = 8192;
+    crm_req *r = crm_req_new(arena, &fake_req_io, &f, 1024);
     *status = crm_router_dispatch(routes, CRM_NELEM(routes), r);
     ck_assert_int_eq(*status, crm_res_status(r));
     ck_assert_int_eq(f.writes, 1);
@@ -177,7 +118,7 @@ static void assert_problem(int status, const char *type)
     char want[64];
     snprintf(want, sizeof(want), "Status: %d ", status);
     ck_assert_msg(strncmp(f.out, want, strlen(want)) == 0, "%s", f.out);
-    ck_assert_str_eq(res_header(&f, "Content-Type"), "application/problem+json");
+    ck_assert_str_eq(fake_res_header(&f, "Content-Type"), "application/problem+json");
     const char *body = strstr(f.out, "\r\n\r\n") + 4;
     json_object *o = json_tokener_parse(body);
     ck_assert_msg(o != NULL, "not JSON: %s", body);
@@ -288,23 +229,23 @@ START_TEST(test_method_not_allowed)
     ck_assert_ptr_null(called);
     ck_assert_int_eq(crm_req_route(r), -1);
     assert_problem(405, "/problems/method-not-allowed");
-    ck_assert_str_eq(res_header(&f, "Allow"), "GET, HEAD, PATCH, DELETE");
+    ck_assert_str_eq(fake_res_header(&f, "Allow"), "GET, HEAD, PATCH, DELETE");
 
     dispatch("DELETE", "/api/v1/customers", &status);
     ck_assert_int_eq(status, 405);
-    ck_assert_str_eq(res_header(&f, "Allow"), "GET, HEAD, POST");
+    ck_assert_str_eq(fake_res_header(&f, "Allow"), "GET, HEAD, POST");
 
     dispatch("POST", "/api/v1/customers/ping", &status);
     ck_assert_int_eq(status, 405);
-    ck_assert_str_eq(res_header(&f, "Allow"), "GET, HEAD");
+    ck_assert_str_eq(fake_res_header(&f, "Allow"), "GET, HEAD");
 
     /* A POST-only resource: HEAD is not allowed there. */
     dispatch("HEAD", "/api/v1/imports", &status);
     ck_assert_int_eq(status, 405);
-    ck_assert_str_eq(res_header(&f, "Allow"), "POST");
+    ck_assert_str_eq(fake_res_header(&f, "Allow"), "POST");
     dispatch("GET", "/api/v1/imports", &status);
     ck_assert_int_eq(status, 405);
-    ck_assert_str_eq(res_header(&f, "Allow"), "POST");
+    ck_assert_str_eq(fake_res_header(&f, "Allow"), "POST");
 
     /* Methods are case-sensitive. */
     dispatch("get", "/api/v1/customers", &status);
