@@ -498,6 +498,19 @@ void crm_stmt_bind_str(crm_stmt *st, unsigned i, const char *s, size_t n)
     }
 }
 
+void crm_stmt_bind_opt_str(crm_stmt *st, unsigned i, const char *s)
+{
+    crm_stmt_bind_str(st, i, s, s ? strlen(s) : 0);
+}
+
+void crm_stmt_bind_opt_id(crm_stmt *st, unsigned i, int64_t v)
+{
+    if (v > 0)
+        crm_stmt_bind_int(st, i, v);
+    else
+        crm_stmt_bind_null(st, i);
+}
+
 void crm_stmt_bind_null(crm_stmt *st, unsigned i)
 {
     db_param *p = param_at(st, i);
@@ -755,6 +768,30 @@ const char *crm_stmt_col_str(crm_stmt *st, unsigned i, size_t *len)
     if (len)
         *len = n;
     return s;
+}
+
+const char *crm_stmt_col_dup(crm_stmt *st, crm_arena *a, unsigned i)
+{
+    size_t n;
+    if (crm_stmt_col_null(st, i))
+        return NULL;
+    const char *s = crm_stmt_col_str(st, i, &n);
+    return crm_arena_strndup(a, s ? s : "", n);
+}
+
+const char *crm_stmt_col_iso(crm_stmt *st, crm_arena *a, unsigned i)
+{
+    size_t n;
+    if (crm_stmt_col_null(st, i))
+        return NULL;
+    const char *s = crm_stmt_col_str(st, i, &n);
+    char *out = crm_arena_alloc(a, n + 2);
+    memcpy(out, s ? s : "", n);
+    if (n > 10 && out[10] == ' ')
+        out[10] = 'T';
+    out[n] = 'Z';
+    out[n + 1] = '\0';
+    return out;
 }
 
 void crm_stmt_done(crm_stmt *st)

@@ -13,6 +13,7 @@
 #define CRM_DB_H
 
 #include "crm.h"
+#include "crm_arena.h"
 
 #define CRM_DB_MAX_STMTS 512
 
@@ -61,6 +62,10 @@ int crm_db_status(const crm_db *db);
 void crm_stmt_bind_int(crm_stmt *st, unsigned i, int64_t v);
 void crm_stmt_bind_str(crm_stmt *st, unsigned i, const char *s, size_t n);
 void crm_stmt_bind_null(crm_stmt *st, unsigned i);
+/* s, or SQL NULL when s is NULL (length from strlen). */
+void crm_stmt_bind_opt_str(crm_stmt *st, unsigned i, const char *s);
+/* v when positive, else SQL NULL (optional foreign ids). */
+void crm_stmt_bind_opt_id(crm_stmt *st, unsigned i, int64_t v);
 
 /*
  * Execute with the current binds. Returns CRM_OK, CRM_DUP (unique key),
@@ -74,8 +79,12 @@ int crm_stmt_exec(crm_stmt *st);
 int crm_stmt_fetch(crm_stmt *st);
 /* Columns of the current row, 0-based; strings valid until next fetch. */
 int crm_stmt_col_null(crm_stmt *st, unsigned i);
-int64_t crm_stmt_col_int(crm_stmt *st, unsigned i);
+int64_t crm_stmt_col_int(crm_stmt *st, unsigned i); /* 0 for SQL NULL */
 const char *crm_stmt_col_str(crm_stmt *st, unsigned i, size_t *len);
+/* Column i copied into the arena; NULL for SQL NULL. */
+const char *crm_stmt_col_dup(crm_stmt *st, crm_arena *a, unsigned i);
+/* A DATETIME(6) column as ISO 8601 UTC ("...T...Z") in the arena; NULL for SQL NULL. */
+const char *crm_stmt_col_iso(crm_stmt *st, crm_arena *a, unsigned i);
 /* Free the result of the last exec (also done by the next exec). */
 void crm_stmt_done(crm_stmt *st);
 

@@ -5,6 +5,7 @@
  */
 #include "customers.h"
 
+#include "crm_api.h"
 #include "crm_body.h"
 #include "crm_buf.h"
 #include "crm_cursor.h"
@@ -18,7 +19,6 @@
 #include <string.h>
 #include <time.h>
 
-#define JSON_TYPE     "application/json; charset=utf-8"
 #define OWNER_MAX     ((INT64_C(1) << 53) - 1)
 #define LIMIT_DEFAULT 50
 #define LIMIT_MAX     200
@@ -59,52 +59,27 @@ void customers_worker_done(void)
 
 /* ---- small helpers ---- */
 
-static int in_list(const char *const *list, const char *s)
-{
-    for (size_t i = 0; list[i] != NULL; i++) {
-        if (strcmp(list[i], s) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-static void put_str(crm_buf *b, const char *s)
-{
-    if (s == NULL)
-        crm_buf_puts(b, "null");
-    else
-        crm_buf_json_str(b, s, strlen(s));
-}
-
-static void put_id(crm_buf *b, int64_t v)
-{
-    if (v > 0)
-        crm_buf_printf(b, "%lld", (long long)v);
-    else
-        crm_buf_puts(b, "null");
-}
-
 static void customer_json(crm_buf *b, const customer *c)
 {
     crm_buf_printf(b, "{\"id\":%lld,\"name\":", (long long)c->id);
-    put_str(b, c->name);
+    crm_api_put_str(b, c->name);
     crm_buf_puts(b, ",\"email\":");
-    put_str(b, c->email);
+    crm_api_put_str(b, c->email);
     crm_buf_puts(b, ",\"phone\":");
-    put_str(b, c->phone);
+    crm_api_put_str(b, c->phone);
     crm_buf_puts(b, ",\"company\":");
-    put_str(b, c->company);
+    crm_api_put_str(b, c->company);
     crm_buf_puts(b, ",\"status\":");
-    put_str(b, c->status);
+    crm_api_put_str(b, c->status);
     crm_buf_puts(b, ",\"owner_id\":");
-    put_id(b, c->owner_id);
+    crm_api_put_id(b, c->owner_id);
     /* tags is JSON text this service wrote itself */
     crm_buf_puts(b, ",\"tags\":");
     crm_buf_puts(b, c->tags && c->tags[0] == '[' ? c->tags : "[]");
     crm_buf_printf(b, ",\"version\":%lld,\"created_at\":", (long long)c->version);
-    put_str(b, c->created_at);
+    crm_api_put_str(b, c->created_at);
     crm_buf_puts(b, ",\"updated_at\":");
-    put_str(b, c->updated_at);
+    crm_api_put_str(b, c->updated_at);
     crm_buf_putc(b, '}');
 }
 
@@ -112,88 +87,28 @@ static void note_json(crm_buf *b, const note *n)
 {
     crm_buf_printf(b, "{\"id\":%lld,\"customer_id\":%lld,\"kind\":", (long long)n->id,
                    (long long)n->customer_id);
-    put_str(b, n->kind);
+    crm_api_put_str(b, n->kind);
     crm_buf_puts(b, ",\"body\":");
-    put_str(b, n->body);
+    crm_api_put_str(b, n->body);
     crm_buf_puts(b, ",\"author_id\":");
-    put_id(b, n->author_id);
+    crm_api_put_id(b, n->author_id);
     crm_buf_puts(b, ",\"created_at\":");
-    put_str(b, n->created_at);
+    crm_api_put_str(b, n->created_at);
     crm_buf_putc(b, '}');
-}
-
-/*
- * The time of a write, in UTC, from this host's clock: for the row (bound
- * to DATETIME(6)) and, with 'T' and 'Z', for the response, so a create
- * needs no read-back.
- */
-static const char *now_sql(crm_arena *a)
-{
-    struct timespec ts;
-    struct tm tm;
-    char *s = crm_arena_alloc(a, 80);
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    snprintf(s, 80, "%04d-%02d-%02d %02d:%02d:%02d.%06ld", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
-    return s;
-}
-
-static const char *iso_of(crm_arena *a, const char *sql_time)
-{
-    char *s = crm_arena_printf(a, "%sZ", sql_time);
-    s[10] = 'T';
-    return s;
-}
-
-static const char *etag_of(crm_req *r, int64_t version)
-{
-    return crm_arena_printf(crm_req_arena(r), "\"%lld\"", (long long)version);
-}
-
-static int send_out(crm_req *r, int status)
-{
-    return crm_res_send(r, status, JSON_TYPE, out.data, out.len);
-}
-
-/* A list page is {"items":[...],"next_cursor":...[,"count":N]} in `out`. */
-static void page_begin(void)
-{
-    crm_buf_reset(&out);
-    crm_buf_puts(&out, "{\"items\":[");
-}
-
-static void page_item_sep(size_t i)
-{
-    if (i > 0)
-        crm_buf_putc(&out, ',');
-}
-
-/* next_cursor NULL: the last page. The caller closes the object. */
-static void page_end(const char *next_cursor)
-{
-    crm_buf_puts(&out, "],\"next_cursor\":");
-    put_str(&out, next_cursor);
 }
 
 static int send_customer(crm_req *r, int status, const customer *c)
 {
     crm_buf_reset(&out);
     customer_json(&out, c);
-    crm_res_header(r, "ETag", etag_of(r, c->version));
-    return send_out(r, status);
+    crm_res_header(r, "ETag", crm_api_etag(crm_req_arena(r), c->version));
+    return crm_api_send(r, status, &out);
 }
 
 /* Roll back and answer for a database failure. */
 static int db_error(crm_req *r, int rc)
 {
-    crm_db_rollback(db);
-    if (rc == CRM_GONE || rc == CRM_CONFLICT) {
-        crm_res_header(r, "Retry-After", "1");
-        return crm_problem(r, 503, "the database is unavailable or busy; retry shortly");
-    }
-    return crm_problem(r, 500, "the request could not be completed");
+    return crm_api_db_error(r, db, rc);
 }
 
 static int not_found(crm_req *r)
@@ -201,163 +116,12 @@ static int not_found(crm_req *r)
     return crm_problem(r, 404, "no such customer");
 }
 
-static int invalid(crm_req *r, const crm_valid *v)
-{
-    crm_problem_t p = { .status = 422,
-                        .title = "Invalid fields",
-                        .detail = "one or more fields are invalid",
-                        .errors = v->errors,
-                        .n_errors = v->n };
-    return crm_problem_send(r, &p);
-}
-
-/* 400 for any field that is unknown or read-only: no mass assignment. */
-static int check_fields(crm_req *r, const crm_fields *fs, const char *const *allowed,
-                        const char *const *readonly)
-{
-    crm_field_error errs[CRM_VALID_MAX_ERRORS];
-    size_t n = 0;
-
-    for (size_t i = 0; i < fs->n && n < CRM_VALID_MAX_ERRORS; i++) {
-        const char *name = fs->items[i].name;
-        if (in_list(allowed, name))
-            continue;
-        errs[n].field = name;
-        errs[n].message = in_list(readonly, name) ? "read-only field" : "unknown field";
-        n++;
-    }
-    if (n == 0)
-        return CRM_OK;
-    crm_problem_t p = { .status = 400,
-                        .type = "unknown-fields",
-                        .title = "Unknown or read-only fields",
-                        .detail = "the body has fields that cannot be set",
-                        .errors = errs,
-                        .n_errors = n };
-    return crm_problem_send(r, &p);
-}
-
-static int is_null(const crm_fields *fs, const char *name)
-{
-    const crm_field *f = crm_fields_get(fs, name);
-    return f != NULL &&
-           (f->type == CRM_FIELD_NULL || (fs->form && f->type == CRM_FIELD_STRING && f->len == 0));
-}
-
-/* Entity tags of If-Match / If-None-Match: "*" or a list of "N" / W/"N". */
-typedef struct {
-    int present;
-    int star;
-    size_t n;
-    int64_t v[8];
-    int weak[8];
-} etags;
-
-static int parse_etags(const char *h, etags *e)
-{
-    memset(e, 0, sizeof(*e));
-    if (h == NULL)
-        return CRM_OK;
-    e->present = 1;
-    const char *p = h;
-    while (*p == ' ')
-        p++;
-    if (p[0] == '*') {
-        for (p++; *p == ' '; p++)
-            ;
-        e->star = 1;
-        return *p == '\0' ? CRM_OK : CRM_INVALID;
-    }
-    for (;;) {
-        int weak = p[0] == 'W' && p[1] == '/';
-        if (weak)
-            p += 2;
-        if (*p++ != '"')
-            return CRM_INVALID;
-        int64_t v = 0;
-        size_t digits = 0;
-        for (; *p >= '0' && *p <= '9'; p++, digits++) {
-            if (digits >= 18)
-                return CRM_INVALID;
-            v = v * 10 + (*p - '0');
-        }
-        if (digits == 0 || *p++ != '"' || e->n >= CRM_NELEM(e->v))
-            return CRM_INVALID;
-        e->weak[e->n] = weak;
-        e->v[e->n++] = v;
-        while (*p == ' ')
-            p++;
-        if (*p == '\0')
-            return CRM_OK;
-        if (*p++ != ',')
-            return CRM_INVALID;
-        while (*p == ' ')
-            p++;
-    }
-}
-
-/*
- * If-Match compares strongly (a weak tag never matches, RFC 9110 13.1.1);
- * If-None-Match weakly.
- */
-static int etags_match(const etags *e, int64_t version, int strong)
-{
-    if (e->star)
-        return 1;
-    for (size_t i = 0; i < e->n; i++) {
-        if (e->v[i] == version && !(strong && e->weak[i]))
-            return 1;
-    }
-    return 0;
-}
-
-static int bad_header(crm_req *r, const char *name, const char *why)
-{
-    crm_field_error err = { name, why };
-    crm_problem_t p = { .status = 400,
-                        .type = "bad-header",
-                        .title = "Invalid request header",
-                        .detail = why,
-                        .errors = &err,
-                        .n_errors = 1 };
-    return crm_problem_send(r, &p);
-}
-
-static int bad_query(crm_req *r, const crm_field_error *errs, size_t n)
-{
-    crm_problem_t p = { .status = 400,
-                        .type = "bad-query",
-                        .title = "Invalid query string",
-                        .detail = "one or more query parameters are invalid",
-                        .errors = errs,
-                        .n_errors = n };
-    return crm_problem_send(r, &p);
-}
-
 /* If-Match did not match: roll back, answer 412 with the current ETag. */
 static int stale(crm_req *r, int64_t version)
 {
     crm_db_rollback(db);
-    crm_res_header(r, "ETag", etag_of(r, version));
+    crm_res_header(r, "ETag", crm_api_etag(crm_req_arena(r), version));
     return crm_problem(r, 412, "the customer changed since you read it");
-}
-
-static int parse_int(const char *s, int64_t lo, int64_t hi, int64_t *outv)
-{
-    int64_t v = 0;
-    size_t n = 0;
-
-    if (s == NULL || *s == '\0')
-        return CRM_INVALID;
-    for (; s[n] != '\0'; n++) {
-        if (s[n] < '0' || s[n] > '9' || n >= 18)
-            return CRM_INVALID;
-        v = v * 10 + (s[n] - '0');
-    }
-    if (v < lo || v > hi)
-        return CRM_INVALID;
-    *outv = v;
-    return CRM_OK;
 }
 
 static const char *tags_json(crm_arena *a, const char *const *tags, size_t n)
@@ -434,7 +198,7 @@ static void read_customer_in(crm_valid *v, const crm_fields *fs, int mode, crm_a
         in->status = s;
         *present |= P_STATUS;
     }
-    if (is_null(fs, "owner_id")) {
+    if (crm_api_is_null(fs, "owner_id")) {
         in->owner_id = 0;
         *present |= P_OWNER;
     } else if (crm_valid_int(v, "owner_id", 0, 1, OWNER_MAX, &i) == CRM_OK) {
@@ -457,29 +221,59 @@ static void read_customer_in(crm_valid *v, const crm_fields *fs, int mode, crm_a
 int customers_ping(crm_req *r)
 {
     static const char body[] = "{\"status\":\"ok\"}";
-    return crm_res_send(r, 200, JSON_TYPE, body, sizeof(body) - 1);
+    return crm_res_send(r, 200, CRM_API_JSON, body, sizeof(body) - 1);
 }
 
 int customers_get(crm_req *r)
 {
     int64_t id;
     customer c;
-    etags inm;
+    crm_etags inm;
 
     if (crm_req_path_id(r, "id", &id) != CRM_OK)
         return not_found(r);
-    if (parse_etags(crm_req_header(r, "If-None-Match"), &inm) != CRM_OK)
-        return bad_header(r, "If-None-Match", "must be \"*\" or a list of entity tags");
+    if (crm_api_etags_parse(crm_req_header(r, "If-None-Match"), &inm) != CRM_OK)
+        return crm_api_bad_header(r, "If-None-Match", "must be \"*\" or a list of entity tags");
     int rc = store_customer_get(db, crm_req_arena(r), id, 0, &c);
     if (rc == CRM_NOTFOUND)
         return not_found(r);
     if (rc != CRM_OK)
         return db_error(r, rc);
-    if (inm.present && etags_match(&inm, c.version, 0)) {
-        crm_res_header(r, "ETag", etag_of(r, c.version));
+    if (inm.present && crm_api_etags_match(&inm, c.version, 0)) {
+        crm_res_header(r, "ETag", crm_api_etag(crm_req_arena(r), c.version));
         return crm_res_send(r, 304, NULL, NULL, 0);
     }
     return send_customer(r, 200, &c);
+}
+
+/*
+ * What another service keeps of a customer (sales' replica): deleted ones
+ * too, flagged, so a replica learns of a deletion instead of a 404.
+ */
+int customers_internal_get(crm_req *r)
+{
+    int64_t id;
+    customer c;
+    int deleted = 0;
+
+    if (crm_req_path_id(r, "id", &id) != CRM_OK)
+        return not_found(r);
+    int rc = store_customer_get_any(db, crm_req_arena(r), id, &c, &deleted);
+    if (rc == CRM_NOTFOUND)
+        return not_found(r);
+    if (rc != CRM_OK)
+        return db_error(r, rc);
+    crm_buf_reset(&out);
+    crm_buf_printf(&out, "{\"id\":%lld,\"name\":", (long long)c.id);
+    crm_api_put_str(&out, c.name);
+    crm_buf_puts(&out, ",\"email\":");
+    crm_api_put_str(&out, c.email);
+    crm_buf_puts(&out, ",\"status\":");
+    crm_api_put_str(&out, c.status);
+    crm_buf_printf(&out, ",\"deleted\":%s,\"version\":%lld}", deleted ? "true" : "false",
+                   (long long)c.version);
+    crm_res_header(r, "ETag", crm_api_etag(crm_req_arena(r), c.version));
+    return crm_api_send(r, 200, &out);
 }
 
 int customers_list(crm_req *r)
@@ -507,16 +301,17 @@ int customers_list(crm_req *r)
         ne++;                                                                                      \
     } while (0)
 
-    if ((s = crm_req_query(r, "limit")) != NULL && parse_int(s, 1, LIMIT_MAX, &limit) != CRM_OK)
+    if ((s = crm_req_query(r, "limit")) != NULL &&
+        crm_api_parse_int(s, 1, LIMIT_MAX, &limit) != CRM_OK)
         QERR("limit", "must be an integer between 1 and 200");
     if ((s = crm_req_query(r, "status")) != NULL) {
-        if (in_list(statuses, s))
+        if (crm_api_in_list(statuses, s))
             f.status = s;
         else
             QERR("status", "must be one of: lead, prospect, customer, churned");
     }
     if ((s = crm_req_query(r, "owner")) != NULL) {
-        if (parse_int(s, 1, OWNER_MAX, &v) == CRM_OK)
+        if (crm_api_parse_int(s, 1, OWNER_MAX, &v) == CRM_OK)
             f.owner = v;
         else
             QERR("owner", "must be a positive integer");
@@ -575,7 +370,7 @@ int customers_list(crm_req *r)
     }
 #undef QERR
     if (ne > 0)
-        return bad_query(r, errs, ne);
+        return crm_api_bad_query(r, errs, ne);
 
     f.limit = (int)limit + 1; /* one more tells whether a next page exists */
     customer *rows = crm_arena_alloc(a, sizeof(customer) * (size_t)f.limit);
@@ -587,50 +382,20 @@ int customers_list(crm_req *r)
         return db_error(r, rc);
 
     size_t shown = n > (size_t)limit ? (size_t)limit : n;
-    page_begin();
+    crm_api_page_begin(&out);
     for (size_t i = 0; i < shown; i++) {
-        page_item_sep(i);
+        crm_api_page_sep(&out, i);
         customer_json(&out, &rows[i]);
     }
     const customer *last = &rows[shown > 0 ? shown - 1 : 0];
-    page_end(n > shown ? crm_cursor_encode(a, customer_sorts[f.sort],
-                                           last->sort_value ? last->sort_value : "", last->id)
-                       : NULL);
+    crm_api_page_end(&out, n > shown ? crm_cursor_encode(a, customer_sorts[f.sort],
+                                                         last->sort_value ? last->sort_value : "",
+                                                         last->id)
+                                     : NULL);
     if (want_count)
         crm_buf_printf(&out, ",\"count\":%lld", (long long)count);
     crm_buf_putc(&out, '}');
-    return send_out(r, 200);
-}
-
-/* Answer a created resource: 201 with it, or 303 to its page for a browser form. */
-static int created(crm_req *r, int form, const char *location, const char *page, const char *etag)
-{
-    if (form && crm_req_wants_html(r)) {
-        crm_res_header(r, "Location", page);
-        return crm_res_send(r, 303, NULL, NULL, 0);
-    }
-    crm_res_header(r, "Location", location);
-    if (etag != NULL)
-        crm_res_header(r, "ETag", etag);
-    return send_out(r, 201);
-}
-
-static int replay(crm_req *r, int form, crm_idem *idem, const char *page)
-{
-    if (form && crm_req_wants_html(r) && idem->status == 201) {
-        crm_res_header(r, "Location", page);
-        return crm_res_send(r, 303, NULL, NULL, 0);
-    }
-    return crm_idem_replay(idem, r);
-}
-
-static int idem_mismatch(crm_req *r)
-{
-    crm_problem_t p = { .status = 422,
-                        .type = "idempotency-key-reused",
-                        .title = "Idempotency-Key reused",
-                        .detail = "this Idempotency-Key was used for a different request" };
-    return crm_problem_send(r, &p);
+    return crm_api_send(r, 200, &out);
 }
 
 /* The row a create wrote, without reading it back. */
@@ -645,7 +410,7 @@ static void created_row(crm_arena *a, const customer_in *in, int64_t id, custome
     c->owner_id = in->owner_id;
     c->tags = in->tags_json;
     c->version = 1;
-    c->created_at = c->updated_at = iso_of(a, in->now);
+    c->created_at = c->updated_at = crm_api_iso(a, in->now);
     c->sort_value = NULL;
 }
 
@@ -672,7 +437,8 @@ static int create_tx(crm_req *r, crm_idem *idem, const customer_in *in, customer
     crm_buf_reset(&out);
     customer_json(&out, c);
     *location = crm_arena_printf(a, "/api/v1/customers/%lld", (long long)id);
-    rc = crm_idem_store(idem, db, 201, *location, etag_of(r, c->version), out.data, out.len);
+    rc = crm_idem_store(idem, db, 201, *location, crm_api_etag(crm_req_arena(r), c->version),
+                        out.data, out.len);
     if (rc == CRM_OK && tx)
         rc = crm_db_commit(db);
 out:
@@ -695,16 +461,18 @@ int customers_create(crm_req *r)
 
     if ((rc = crm_body_fields(r, &fs)) != CRM_OK)
         return rc;
-    if ((rc = check_fields(r, &fs, customer_fields, customer_readonly)) != CRM_OK)
+    if ((rc = crm_api_check_fields(r, fs.items, fs.n, NULL, customer_fields, customer_readonly)) !=
+        CRM_OK)
         return rc;
     if (crm_idem_init(&idem, r, "customers.create") != CRM_OK)
-        return bad_header(r, "Idempotency-Key", "must be 1 to 255 visible ASCII characters");
+        return crm_api_bad_header(r, "Idempotency-Key",
+                                  "must be 1 to 255 visible ASCII characters");
     memset(&in, 0, sizeof(in));
     crm_valid_init(&v, a, &fs);
     read_customer_in(&v, &fs, IN_CREATE, a, &in, &present);
-    in.now = now_sql(a);
+    in.now = crm_api_now(a);
     if (!crm_valid_ok(&v))
-        return invalid(r, &v);
+        return crm_api_invalid(r, v.errors, v.n);
 
     for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
         rc = create_tx(r, &idem, &in, &c, &location);
@@ -712,7 +480,7 @@ int customers_create(crm_req *r)
             break;
     }
     if (rc == CRM_INVALID)
-        return idem_mismatch(r);
+        return crm_api_idem_reused(r);
     if (rc == CRM_DUP)
         return crm_problem(r, 409, "a customer with this email already exists");
     if (rc != CRM_OK)
@@ -720,10 +488,12 @@ int customers_create(crm_req *r)
     if (idem.replay) {
         /* The page of the customer the first request created: its id ends the Location. */
         const char *id = idem.location ? strrchr(idem.location, '/') : NULL;
-        return replay(r, fs.form, &idem, crm_arena_printf(a, "/customers%s", id ? id : "/"));
+        return crm_api_replay(r, fs.form, &idem,
+                              crm_arena_printf(a, "/customers%s", id ? id : "/"));
     }
-    return created(r, fs.form, location, crm_arena_printf(a, "/customers/%lld", (long long)c.id),
-                   etag_of(r, c.version));
+    return crm_api_created(r, fs.form, location,
+                           crm_arena_printf(a, "/customers/%lld", (long long)c.id),
+                           crm_api_etag(crm_req_arena(r), c.version), &out);
 }
 
 static void merge(customer_in *in, unsigned present, const customer *cur)
@@ -752,20 +522,21 @@ static int update(crm_req *r, int mode)
     crm_valid v;
     customer_in in;
     customer c;
-    etags im;
+    crm_etags im;
     unsigned present;
     int64_t id;
     int rc;
 
     if (crm_req_path_id(r, "id", &id) != CRM_OK)
         return not_found(r);
-    if (parse_etags(crm_req_header(r, "If-Match"), &im) != CRM_OK)
-        return bad_header(r, "If-Match", "must be \"*\" or a list of entity tags");
+    if (crm_api_etags_parse(crm_req_header(r, "If-Match"), &im) != CRM_OK)
+        return crm_api_bad_header(r, "If-Match", "must be \"*\" or a list of entity tags");
     if (mode == IN_PUT && !im.present)
         return crm_problem(r, 428, "PUT needs If-Match with the version you read");
     if ((rc = crm_body_fields(r, &fs)) != CRM_OK)
         return rc;
-    if ((rc = check_fields(r, &fs, customer_fields, customer_readonly)) != CRM_OK)
+    if ((rc = crm_api_check_fields(r, fs.items, fs.n, NULL, customer_fields, customer_readonly)) !=
+        CRM_OK)
         return rc;
     memset(&in, 0, sizeof(in));
     crm_valid_init(&v, a, &fs);
@@ -773,15 +544,15 @@ static int update(crm_req *r, int mode)
         crm_valid_error(&v, "", "the body names no field to change");
     read_customer_in(&v, &fs, mode, a, &in, &present);
     if (!crm_valid_ok(&v))
-        return invalid(r, &v);
-    in.now = now_sql(a);
+        return crm_api_invalid(r, v.errors, v.n);
+    in.now = crm_api_now(a);
 
     for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
         customer_in w = in;
         if ((rc = crm_db_begin(db)) != CRM_OK)
             break;
         rc = store_customer_get(db, a, id, 1, &c);
-        if (rc == CRM_OK && im.present && !etags_match(&im, c.version, 1)) {
+        if (rc == CRM_OK && im.present && !crm_api_etags_match(&im, c.version, 1)) {
             return stale(r, c.version);
         }
         if (rc == CRM_OK) {
@@ -819,19 +590,19 @@ int customers_put(crm_req *r)
 int customers_delete(crm_req *r)
 {
     customer c;
-    etags im;
+    crm_etags im;
     int64_t id;
     int rc;
 
     if (crm_req_path_id(r, "id", &id) != CRM_OK)
         return not_found(r);
-    if (parse_etags(crm_req_header(r, "If-Match"), &im) != CRM_OK)
-        return bad_header(r, "If-Match", "must be \"*\" or a list of entity tags");
+    if (crm_api_etags_parse(crm_req_header(r, "If-Match"), &im) != CRM_OK)
+        return crm_api_bad_header(r, "If-Match", "must be \"*\" or a list of entity tags");
     for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
         if ((rc = crm_db_begin(db)) != CRM_OK)
             break;
         rc = store_customer_get(db, crm_req_arena(r), id, 1, &c);
-        if (rc == CRM_OK && im.present && !etags_match(&im, c.version, 1)) {
+        if (rc == CRM_OK && im.present && !crm_api_etags_match(&im, c.version, 1)) {
             return stale(r, c.version);
         }
         if (rc == CRM_OK)
@@ -873,7 +644,8 @@ int customers_notes_list(crm_req *r)
         return rc;
     /* A timeline's cursors belong to that customer only. */
     const char *notes_sort = crm_arena_printf(a, "notes:%lld", (long long)id);
-    if ((s = crm_req_query(r, "limit")) != NULL && parse_int(s, 1, LIMIT_MAX, &limit) != CRM_OK) {
+    if ((s = crm_req_query(r, "limit")) != NULL &&
+        crm_api_parse_int(s, 1, LIMIT_MAX, &limit) != CRM_OK) {
         errs[ne].field = "limit";
         errs[ne++].message = "must be an integer between 1 and 200";
     }
@@ -887,7 +659,7 @@ int customers_notes_list(crm_req *r)
         }
     }
     if (ne > 0)
-        return bad_query(r, errs, ne);
+        return crm_api_bad_query(r, errs, ne);
     rc = store_customer_get(db, a, id, 0, &c);
     if (rc == CRM_NOTFOUND)
         return not_found(r);
@@ -899,14 +671,15 @@ int customers_notes_list(crm_req *r)
     if ((rc = store_note_list(db, a, id, before, (int)limit + 1, rows, &n)) != CRM_OK)
         return db_error(r, rc);
     size_t shown = n > (size_t)limit ? (size_t)limit : n;
-    page_begin();
+    crm_api_page_begin(&out);
     for (size_t i = 0; i < shown; i++) {
-        page_item_sep(i);
+        crm_api_page_sep(&out, i);
         note_json(&out, &rows[i]);
     }
-    page_end(n > shown ? crm_cursor_encode(a, notes_sort, "", rows[shown - 1].id) : NULL);
+    crm_api_page_end(&out,
+                     n > shown ? crm_cursor_encode(a, notes_sort, "", rows[shown - 1].id) : NULL);
     crm_buf_putc(&out, '}');
-    return send_out(r, 200);
+    return crm_api_send(r, 200, &out);
 }
 
 static int note_tx(crm_req *r, crm_idem *idem, int64_t cid, const char *kind, const char *body,
@@ -954,20 +727,21 @@ int customers_notes_create(crm_req *r)
         return not_found(r);
     if ((rc = crm_body_fields(r, &fs)) != CRM_OK)
         return rc;
-    if ((rc = check_fields(r, &fs, note_fields, note_readonly)) != CRM_OK)
+    if ((rc = crm_api_check_fields(r, fs.items, fs.n, NULL, note_fields, note_readonly)) != CRM_OK)
         return rc;
     const char *scope = crm_arena_printf(a, "customers.notes.%lld", (long long)cid);
     if (crm_idem_init(&idem, r, scope) != CRM_OK)
-        return bad_header(r, "Idempotency-Key", "must be 1 to 255 visible ASCII characters");
+        return crm_api_bad_header(r, "Idempotency-Key",
+                                  "must be 1 to 255 visible ASCII characters");
     crm_valid_init(&v, a, &fs);
     const char *k = NULL;
     if (crm_valid_enum(&v, "kind", 0, note_kinds, &k) == CRM_OK && k != NULL)
         kind = k;
     crm_valid_string(&v, "body", 1, 1, NOTE_MAX, &body);
-    if (!is_null(&fs, "author_id"))
+    if (!crm_api_is_null(&fs, "author_id"))
         crm_valid_int(&v, "author_id", 0, 1, OWNER_MAX, &author);
     if (!crm_valid_ok(&v))
-        return invalid(r, &v);
+        return crm_api_invalid(r, v.errors, v.n);
 
     for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
         rc = note_tx(r, &idem, cid, kind, body, author, &nt, &location);
@@ -975,15 +749,15 @@ int customers_notes_create(crm_req *r)
             break;
     }
     if (rc == CRM_INVALID)
-        return idem_mismatch(r);
+        return crm_api_idem_reused(r);
     if (rc == CRM_NOTFOUND)
         return not_found(r);
     if (rc != CRM_OK)
         return db_error(r, rc);
     const char *page = crm_arena_printf(a, "/customers/%lld", (long long)cid);
     if (idem.replay)
-        return replay(r, fs.form, &idem, page);
-    return created(r, fs.form, location, page, NULL);
+        return crm_api_replay(r, fs.form, &idem, page);
+    return crm_api_created(r, fs.form, location, page, NULL, &out);
 }
 
 int customers_notes_get(crm_req *r)
@@ -1000,7 +774,7 @@ int customers_notes_get(crm_req *r)
         return db_error(r, rc);
     crm_buf_reset(&out);
     note_json(&out, &nt);
-    return send_out(r, 200);
+    return crm_api_send(r, 200, &out);
 }
 
 int customers_notes_delete(crm_req *r)

@@ -25,6 +25,7 @@ enum {
     ST_NOTE_LIST,
     ST_NOTE_LIST_BEFORE,
     ST_NOTE_DELETE,
+    ST_GET_ANY,
     ST_COUNT_BASE = 64, /* + filter mask (16) */
     ST_LIST_BASE = 128, /* + (sort * 16 + mask) * 2 + cursor */
 };
@@ -47,6 +48,9 @@ static const char SQL_UPDATE[] =
 static const char SQL_DELETE[] =
     "UPDATE customers SET deleted_at = CURRENT_TIMESTAMP(6), version = version + 1,"
     " updated_at = CURRENT_TIMESTAMP(6) WHERE id = ? AND deleted_at IS NULL";
+/* Deleted customers too: other services' replicas learn of deletions. */
+static const char SQL_GET_ANY[] =
+    "SELECT " COLS ", c.deleted_at IS NOT NULL FROM customers c WHERE c.id = ?";
 static const char SQL_TAGS_CLEAR[] = "DELETE FROM customer_tags WHERE customer_id = ?";
 static const char SQL_TAG_ADD[] = "INSERT INTO customer_tags (customer_id, tag) VALUES (?, ?)";
 static const char SQL_LOCK_LIVE[] =
@@ -146,59 +150,20 @@ void store_init(void)
     }
 }
 
-static const char *col_dup(crm_stmt *st, crm_arena *a, unsigned i)
-{
-    size_t n;
-    if (crm_stmt_col_null(st, i))
-        return NULL;
-    const char *s = crm_stmt_col_str(st, i, &n);
-    return crm_arena_strndup(a, s, n);
-}
-
-/* "2026-11-27 12:00:00.123456" -> "2026-11-27T12:00:00.123456Z" */
-static const char *iso(crm_stmt *st, crm_arena *a, unsigned i)
-{
-    size_t n;
-    if (crm_stmt_col_null(st, i))
-        return NULL;
-    const char *s = crm_stmt_col_str(st, i, &n);
-    char *out = crm_arena_alloc(a, n + 2);
-    memcpy(out, s, n);
-    if (n > 10 && out[10] == ' ')
-        out[10] = 'T';
-    out[n] = 'Z';
-    out[n + 1] = '\0';
-    return out;
-}
-
 static void read_customer(crm_stmt *st, crm_arena *a, customer *c)
 {
     c->id = crm_stmt_col_int(st, 0);
-    c->name = col_dup(st, a, 1);
-    c->email = col_dup(st, a, 2);
-    c->phone = col_dup(st, a, 3);
-    c->company = col_dup(st, a, 4);
-    c->status = col_dup(st, a, 5);
+    c->name = crm_stmt_col_dup(st, a, 1);
+    c->email = crm_stmt_col_dup(st, a, 2);
+    c->phone = crm_stmt_col_dup(st, a, 3);
+    c->company = crm_stmt_col_dup(st, a, 4);
+    c->status = crm_stmt_col_dup(st, a, 5);
     c->owner_id = crm_stmt_col_null(st, 6) ? 0 : crm_stmt_col_int(st, 6);
-    c->tags = col_dup(st, a, 7);
+    c->tags = crm_stmt_col_dup(st, a, 7);
     c->version = crm_stmt_col_int(st, 8);
-    c->created_at = iso(st, a, 9);
-    c->updated_at = iso(st, a, 10);
+    c->created_at = crm_stmt_col_iso(st, a, 9);
+    c->updated_at = crm_stmt_col_iso(st, a, 10);
     c->sort_value = NULL;
-}
-
-/* Bind a string or NULL. */
-static void bind_opt(crm_stmt *st, unsigned i, const char *s)
-{
-    crm_stmt_bind_str(st, i, s, s ? strlen(s) : 0);
-}
-
-static void bind_opt_id(crm_stmt *st, unsigned i, int64_t v)
-{
-    if (v > 0)
-        crm_stmt_bind_int(st, i, v);
-    else
-        crm_stmt_bind_null(st, i);
 }
 
 int store_customer_get(crm_db *db, crm_arena *a, int64_t id, int for_update, customer *out)
@@ -215,6 +180,25 @@ int store_customer_get(crm_db *db, crm_arena *a, int64_t id, int for_update, cus
     rc = crm_stmt_fetch(st);
     if (rc == CRM_OK)
         read_customer(st, a, out);
+    crm_stmt_done(st);
+    return rc;
+}
+
+int store_customer_get_any(crm_db *db, crm_arena *a, int64_t id, customer *out, int *deleted)
+{
+    crm_stmt *st = crm_db_stmt(db, ST_GET_ANY, SQL_GET_ANY);
+    int rc;
+
+    if (st == NULL)
+        return crm_db_status(db);
+    crm_stmt_bind_int(st, 0, id);
+    if ((rc = crm_stmt_exec(st)) != CRM_OK)
+        return rc;
+    rc = crm_stmt_fetch(st);
+    if (rc == CRM_OK) {
+        read_customer(st, a, out);
+        *deleted = crm_stmt_col_int(st, 11) != 0;
+    }
     crm_stmt_done(st);
     return rc;
 }
@@ -245,13 +229,13 @@ static int write_tags(crm_db *db, int64_t id, const customer_in *in, int clear)
 
 static void bind_customer(crm_stmt *st, const customer_in *in)
 {
-    bind_opt(st, 0, in->name);
-    bind_opt(st, 1, in->email);
-    bind_opt(st, 2, in->phone);
-    bind_opt(st, 3, in->company);
-    bind_opt(st, 4, in->status);
-    bind_opt_id(st, 5, in->owner_id);
-    bind_opt(st, 6, in->tags_json);
+    crm_stmt_bind_opt_str(st, 0, in->name);
+    crm_stmt_bind_opt_str(st, 1, in->email);
+    crm_stmt_bind_opt_str(st, 2, in->phone);
+    crm_stmt_bind_opt_str(st, 3, in->company);
+    crm_stmt_bind_opt_str(st, 4, in->status);
+    crm_stmt_bind_opt_id(st, 5, in->owner_id);
+    crm_stmt_bind_opt_str(st, 6, in->tags_json);
 }
 
 int store_customer_insert(crm_db *db, const customer_in *in, int64_t *id)
@@ -262,8 +246,8 @@ int store_customer_insert(crm_db *db, const customer_in *in, int64_t *id)
     if (st == NULL)
         return crm_db_status(db);
     bind_customer(st, in);
-    bind_opt(st, 7, in->now);
-    bind_opt(st, 8, in->now);
+    crm_stmt_bind_opt_str(st, 7, in->now);
+    crm_stmt_bind_opt_str(st, 8, in->now);
     if ((rc = crm_stmt_exec(st)) != CRM_OK)
         return rc;
     *id = (int64_t)crm_stmt_insert_id(st);
@@ -278,7 +262,7 @@ int store_customer_update(crm_db *db, int64_t id, const customer_in *in)
     if (st == NULL)
         return crm_db_status(db);
     bind_customer(st, in);
-    bind_opt(st, 7, in->now);
+    crm_stmt_bind_opt_str(st, 7, in->now);
     crm_stmt_bind_int(st, 8, id);
     if ((rc = crm_stmt_exec(st)) != CRM_OK)
         return rc;
@@ -356,7 +340,7 @@ int store_customer_list(crm_db *db, crm_arena *a, const customer_filter *f, cust
     size_t k = 0;
     while (k < (size_t)f->limit && (rc = crm_stmt_fetch(st)) == CRM_OK) {
         read_customer(st, a, &rows[k]);
-        rows[k].sort_value = col_dup(st, a, 11);
+        rows[k].sort_value = crm_stmt_col_dup(st, a, 11);
         k++;
     }
     crm_stmt_done(st);
@@ -387,10 +371,10 @@ static void read_note(crm_stmt *st, crm_arena *a, note *n)
 {
     n->id = crm_stmt_col_int(st, 0);
     n->customer_id = crm_stmt_col_int(st, 1);
-    n->kind = col_dup(st, a, 2);
-    n->body = col_dup(st, a, 3);
+    n->kind = crm_stmt_col_dup(st, a, 2);
+    n->body = crm_stmt_col_dup(st, a, 3);
     n->author_id = crm_stmt_col_null(st, 4) ? 0 : crm_stmt_col_int(st, 4);
-    n->created_at = iso(st, a, 5);
+    n->created_at = crm_stmt_col_iso(st, a, 5);
 }
 
 int store_note_insert(crm_db *db, int64_t customer_id, const char *kind, const char *body,
@@ -404,7 +388,7 @@ int store_note_insert(crm_db *db, int64_t customer_id, const char *kind, const c
     crm_stmt_bind_int(st, 0, customer_id);
     crm_stmt_bind_str(st, 1, kind, strlen(kind));
     crm_stmt_bind_str(st, 2, body, strlen(body));
-    bind_opt_id(st, 3, author_id);
+    crm_stmt_bind_opt_id(st, 3, author_id);
     if ((rc = crm_stmt_exec(st)) != CRM_OK)
         return rc;
     *id = (int64_t)crm_stmt_insert_id(st);

@@ -348,6 +348,109 @@ START_TEST(bind_fetch_strings)
 }
 END_TEST
 
+START_TEST(optional_binds_and_copies)
+{
+    crm_db *db = open_test_db();
+    crm_arena *a = crm_arena_new(1024);
+    exec_ok(db, "CREATE TABLE t_opt (id INT NOT NULL PRIMARY KEY, s VARCHAR(40) NULL,"
+                " ref BIGINT NULL, at DATETIME(6) NULL) DEFAULT CHARSET=utf8mb4");
+    struct {
+        const char *s;
+        int64_t ref;
+        const char *at;
+    } rows[] = {
+        { "Zo\xC3\xAB \xF0\x9F\x98\x80", 5, "2026-11-27 12:00:00.123456" },
+        { NULL, 0, NULL },
+        { "", -4, "1970-01-01 00:00:00.000001" },
+        { "a", INT64_MAX, "9999-12-31 23:59:59.999999" },
+    };
+    const char *ins = "INSERT INTO t_opt (id, s, ref, at) VALUES (?, ?, ?, ?)";
+    for (size_t i = 0; i < CRM_NELEM(rows); i++) {
+        crm_stmt *st = stmt(db, ins);
+        crm_stmt_bind_int(st, 0, (int64_t)i);
+        crm_stmt_bind_opt_str(st, 1, rows[i].s);
+        crm_stmt_bind_opt_id(st, 2, rows[i].ref);
+        crm_stmt_bind_opt_str(st, 3, rows[i].at);
+        ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    }
+    /* What the server stored: NULL exactly where the binds said so. */
+    ck_assert_int_eq(q_int(db, "SELECT COUNT(*) FROM t_opt WHERE s IS NULL"), 1);
+    ck_assert_int_eq(q_int(db, "SELECT COUNT(*) FROM t_opt WHERE ref IS NULL"), 2);
+    ck_assert_int_eq(q_int(db, "SELECT COUNT(*) FROM t_opt WHERE at IS NULL"), 1);
+    ck_assert_int_eq(q_int(db, "SELECT COUNT(*) FROM t_opt WHERE s = ''"), 1);
+
+    crm_stmt *st = stmt(db, "SELECT id, s, ref, at FROM t_opt ORDER BY id");
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    const char *first_s = NULL, *first_at = NULL;
+    for (size_t i = 0; i < CRM_NELEM(rows); i++) {
+        ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
+        ck_assert_int_eq(crm_stmt_col_int(st, 0), (int64_t)i);
+        const char *s = crm_stmt_col_dup(st, a, 1);
+        const char *at = crm_stmt_col_iso(st, a, 3);
+        if (rows[i].s == NULL) {
+            ck_assert_ptr_null(s);
+        } else {
+            ck_assert_ptr_nonnull(s); /* "" stays a value, not NULL */
+            ck_assert_str_eq(s, rows[i].s);
+        }
+        if (rows[i].ref > 0) {
+            ck_assert_int_eq(crm_stmt_col_null(st, 2), 0);
+            ck_assert_int_eq(crm_stmt_col_int(st, 2), rows[i].ref);
+        } else {
+            ck_assert_int_eq(crm_stmt_col_null(st, 2), 1);
+            ck_assert_ptr_null(crm_stmt_col_dup(st, a, 2));
+            ck_assert_ptr_null(crm_stmt_col_iso(st, a, 2));
+        }
+        if (rows[i].at == NULL) {
+            ck_assert_int_eq(crm_stmt_col_null(st, 3), 1);
+            ck_assert_ptr_null(at);
+        } else {
+            /* DATETIME(6) as ISO 8601 UTC: "YYYY-MM-DDTHH:MM:SS.ffffffZ". */
+            char want[40];
+            snprintf(want, sizeof(want), "%.10sT%sZ", rows[i].at, rows[i].at + 11);
+            ck_assert_str_eq(at, want);
+            ck_assert_uint_eq(strlen(at), 27);
+        }
+        if (i == 0) {
+            first_s = s;
+            first_at = at;
+            /* A number column copies as its text. */
+            ck_assert_str_eq(crm_stmt_col_dup(st, a, 2), "5");
+        }
+    }
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_NOTFOUND);
+    crm_stmt_done(st);
+    /* The copies live in the arena: past later fetches and the result's end. */
+    ck_assert_str_eq(first_s, rows[0].s);
+    ck_assert_str_eq(first_at, "2026-11-27T12:00:00.123456Z");
+
+    /* A bound empty string and an id of 0 through an expression. */
+    st = stmt(db, "SELECT ? IS NULL, ? IS NULL, ? IS NULL, ?");
+    crm_stmt_bind_opt_str(st, 0, NULL);
+    crm_stmt_bind_opt_str(st, 1, "");
+    crm_stmt_bind_opt_id(st, 2, 0);
+    crm_stmt_bind_opt_id(st, 3, 77);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_col_int(st, 0), 1);
+    ck_assert_int_eq(crm_stmt_col_int(st, 1), 0);
+    ck_assert_int_eq(crm_stmt_col_int(st, 2), 1);
+    ck_assert_int_eq(crm_stmt_col_int(st, 3), 77);
+    crm_stmt_done(st);
+
+    /* A DATETIME(6) computed by the server reads back the same way. */
+    st = stmt(
+        db, "SELECT CAST('2026-01-02 03:04:05.000000' AS DATETIME(6)), CAST(NULL AS DATETIME(6))");
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
+    ck_assert_str_eq(crm_stmt_col_iso(st, a, 0), "2026-01-02T03:04:05.000000Z");
+    ck_assert_ptr_null(crm_stmt_col_iso(st, a, 1));
+    crm_stmt_done(st);
+    crm_arena_free(a);
+    crm_db_free(db);
+}
+END_TEST
+
 START_TEST(duplicate_and_errors)
 {
     crm_db *db = open_test_db();
@@ -723,6 +826,7 @@ static Suite *db_suite(void)
         tcase_add_test(tc, connect_failure);
         tcase_add_test(tc, bind_fetch_ints);
         tcase_add_test(tc, bind_fetch_strings);
+        tcase_add_test(tc, optional_binds_and_copies);
         tcase_add_test(tc, duplicate_and_errors);
         tcase_add_test(tc, transactions);
         tcase_add_test(tc, lock_wait_is_conflict);
