@@ -40,7 +40,7 @@ usage: scripts/stack.sh COMMAND
 
 environment (defaults):
   CRM_STATE=<repo>/state/run  CRM_BIN=build/release (build/asan if SANITIZE=1)
-  CRM_SERVICES=customers
+  CRM_SERVICES="customers sales"
   CRM_HTTPS_PORT=8443 CRM_HTTP_PORT=8080 CRM_INTERNAL_PORT=8081
   CRM_MARIADB_PORT=3307 CRM_ADMIN_PORT_BASE=9100 (service i: base+i)
   CRM_DEMO=0 (1: load demo data into empty tables)  CRM_WORKERS (pool size)
@@ -75,7 +75,7 @@ if [[ $CMD != up && $CMD != run && -f $STATE/stack.conf ]]; then
     done <"$STATE/stack.conf"
 fi
 
-read -r -a SERVICES <<<"${CRM_SERVICES:-customers}"
+read -r -a SERVICES <<<"${CRM_SERVICES:-customers sales}"
 # `make ... SANITIZE=1` puts SANITIZE in our environment: its build is build/asan.
 if [[ ${SANITIZE:-} == 1 ]]; then BIN=${CRM_BIN:-build/asan}; else BIN=${CRM_BIN:-build/release}; fi
 case $BIN in /*) ;; *) BIN=$REPO/$BIN ;; esac
@@ -123,8 +123,8 @@ IS_ROOT=0
 [[ $(id -u) == 0 ]] && IS_ROOT=1
 
 # Demo data per service: the table that must be empty, and the row count.
-declare -A DEMO_TABLE=([customers]=customers)
-declare -A DEMO_ROWS=([customers]=1200)
+declare -A DEMO_TABLE=([customers]=customers [sales]=orders)
+declare -A DEMO_ROWS=([customers]=1200 [sales]=300)
 
 svc_index() {
     local i
@@ -357,10 +357,10 @@ db_stop() {
 }
 
 # Create the schema and the two accounts of service $1 from
-# sql/$1/grants.sql. Passwords are substituted in this shell and the SQL
+# sql/grants.sql. Passwords are substituted in this shell and the SQL
 # goes to the client on stdin: no password on a command line or in a log.
 db_grants() {
-    local svc=$1 file=$REPO/sql/$1/grants.sql sql pw mpw err
+    local svc=$1 file=$REPO/sql/grants.sql sql pw mpw err
     [[ -f $file ]] || die "$file is missing"
     pw=$(<"$(secret_file "$svc.db")")
     mpw=$(<"$(secret_file "$svc.migrate")")
@@ -396,6 +396,8 @@ svc_env() {
     CRM_DB_MIGRATE_PASSWORD_FILE=$(secret_file "$svc.migrate")
     export CRM_DB_MIGRATE_PASSWORD_FILE
     export CRM_SQL_DIR=$REPO/sql/$svc
+    # Calls to other services go through NGINX's internal listener.
+    export CRM_INTERNAL_URL=http://127.0.0.1:$INTERNAL_PORT
     # Never let a value from the caller's environment win over the files.
     unset CRM_DB_PASSWORD CRM_DB_MIGRATE_PASSWORD
 }
@@ -702,7 +704,9 @@ print_banner() {
 
   UI and API     https://localhost:$HTTPS_PORT/
   Customers API  https://localhost:$HTTPS_PORT/api/v1/customers
+  Sales API      https://localhost:$HTTPS_PORT/api/v1/products  /api/v1/orders  /api/v1/sales/summary
   Try            curl --cacert '$TLS_DIR/cert.pem' 'https://localhost:$HTTPS_PORT/api/v1/customers?limit=3'
+                 curl --cacert '$TLS_DIR/cert.pem' 'https://localhost:$HTTPS_PORT/api/v1/sales/summary?from=2026-01-01'
   Certificate    $TLS_DIR/cert.pem (self-signed; your browser will warn once)
   Plain HTTP     http://localhost:$HTTP_PORT/ redirects to HTTPS
 
@@ -715,7 +719,7 @@ EOF
     done
     cat <<EOF
   Logs           $LOGS/  and  $NGX/logs/access.log
-  Database       mariadb --defaults-file='$MYCNF' crm_customers
+  Database       mariadb --defaults-file='$MYCNF' crm_customers   (or crm_sales)
 
   Ctrl-C or \`make stop\` stops everything.
 

@@ -1,14 +1,15 @@
--- grants.sql - database and accounts of the customers service.
+-- grants.sql - database and accounts of a service (every service: one
+-- schema, one DML-only account for its workers, one DDL account for migrate).
 --
 -- A template, not a migration (crm_migrate only reads NNN_name.sql): the
 -- stack script substitutes the placeholders below and runs it as the
--- database administrator, before `crm-customers migrate`.
+-- database administrator, once per service, before `crm-SERVICE migrate`.
 --
---   @DB@                schema of the service, e.g. crm_customers
+--   @DB@                schema of the service, e.g. crm_customers, crm_sales
 --   @HOST@              host part of both accounts, e.g. localhost or '%'
 --   @USER@ @PASSWORD@   the account the service's workers use (DML only)
 --   @MIGRATE_USER@ @MIGRATE_PASSWORD@
---                       the account `crm-customers migrate` uses (DDL too)
+--                       the account `crm-SERVICE migrate` uses (DDL too)
 --
 -- Substituted values go inside quotes: the script must escape ' and \ in
 -- passwords (or use only [A-Za-z0-9] ones).

@@ -85,6 +85,8 @@ int customers_notes_list(crm_req *r);
 int customers_notes_create(crm_req *r);
 int customers_notes_get(crm_req *r);
 int customers_notes_delete(crm_req *r);
+/* Internal listener only: GET /internal/v1/customers/{id}. */
+int customers_internal_get(crm_req *r);
 
 /* Per-worker set-up of the handlers (response buffer, database). */
 int customers_worker_init(const crm_config *conf, crm_db *db);
@@ -92,6 +94,8 @@ void customers_worker_done(void);
 
 /* Store: CRM_OK, CRM_NOTFOUND, CRM_DUP (email), CRM_GONE, CRM_ERR. */
 int store_customer_get(crm_db *db, crm_arena *a, int64_t id, int for_update, customer *out);
+/* Live or deleted (*deleted says which): for other services' replicas. */
+int store_customer_get_any(crm_db *db, crm_arena *a, int64_t id, customer *out, int *deleted);
 int store_customer_insert(crm_db *db, const customer_in *in, int64_t *id);
 int store_customer_update(crm_db *db, int64_t id, const customer_in *in);
 int store_customer_delete(crm_db *db, int64_t id);

@@ -22,6 +22,9 @@ static const crm_route routes[] = {
     { "GET", "/api/v1/customers/{id}/notes/{note_id}", customers_notes_get, R, "notes.get" },
     { "DELETE", "/api/v1/customers/{id}/notes/{note_id}", customers_notes_delete, W,
       "notes.delete" },
+    /* Service-to-service, on NGINX's internal listener only. */
+    { "GET", "/internal/v1/customers/{id}", customers_internal_get, CRM_ROLE_SERVICE,
+      "customers.internal_get" },
 };
 
 static const crm_service service = {
