@@ -26,7 +26,7 @@ ALL_CFLAGS = -std=c11 $(CFLAGS_W) $(CFLAGS) -MMD -MP
 export CRM_BIN := $(BUILD)
 export CRM_SERVICES := $(SERVICES)
 
-SERVICES  = customers
+SERVICES  = customers sales
 LIB       = $(BUILD)/libcrm.a
 LIB_SRC   = $(wildcard shared/*.c)
 LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -62,7 +62,8 @@ $(1)_SRC := $$(wildcard fcgi/$(1)/*.c)
 $(1)_OBJ := $$($(1)_SRC:%.c=$(BUILD)/%.o)
 $(BUILD)/crm-$(1): $$($(1)_OBJ) $(LIB)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
-# Unit tests of a service link everything but its main.o.
+# Unit tests of a service see its headers and link everything but its main.o.
+$(BUILD)/tests/unit/$(1)/%.o: CPPFLAGS += -Ifcgi/$(1)
 $(BUILD)/tests/unit/$(1)/%: $(BUILD)/tests/unit/$(1)/%.o $(FAKE_REQ) $$(filter-out %/main.o,$$($(1)_OBJ)) $(LIB)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(CHECK_LIBS) $$(LDLIBS)
 endef

@@ -293,6 +293,10 @@ const crm_conf_entry crm_config_table[] = {
     STR("CRM_SQL_DIR", sql_dir, "sql/%s", "folder of this service's migrations"),
     SECRET("CRM_CURSOR_KEY", cursor_key,
            "key that signs list cursors (default: derived from the database password)"),
+    STR("CRM_INTERNAL_URL", internal_url, "http://127.0.0.1:8081",
+        "NGINX's internal listener, for calls to other services"),
+    INT("CRM_HTTP_TIMEOUT_MS", http_timeout_ms, "2000", 100, 60000,
+        "longest call to another service in milliseconds, connecting included"),
 };
 
 const size_t crm_config_table_len = CRM_NELEM(crm_config_table);

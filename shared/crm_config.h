@@ -53,6 +53,8 @@ typedef struct {
     long db_timeout;           /* CRM_DB_TIMEOUT: connect/read/write seconds */
     char *sql_dir;             /* CRM_SQL_DIR: migrations of this service */
     char *cursor_key;          /* CRM_CURSOR_KEY(_FILE): signs list cursors */
+    char *internal_url;        /* CRM_INTERNAL_URL: NGINX's internal listener */
+    long http_timeout_ms;      /* CRM_HTTP_TIMEOUT_MS: calls to other services */
 } crm_config;
 
 extern const crm_conf_entry crm_config_table[];
