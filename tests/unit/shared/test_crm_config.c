@@ -103,6 +103,8 @@ START_TEST(test_defaults)
     ck_assert_ptr_null(c.db_migrate_password);
     ck_assert_int_eq(c.db_timeout, 5);
     ck_assert_str_eq(c.sql_dir, "sql/sales");
+    ck_assert_str_eq(c.internal_url, "http://127.0.0.1:8081");
+    ck_assert_int_eq(c.http_timeout_ms, 2000);
     free_config(&c);
 
     /* The defaults follow the service name. */
@@ -171,6 +173,10 @@ START_TEST(test_bounds)
         { "CRM_DB_TIMEOUT", "301", 0 },
         { "CRM_MAX_REQUESTS", "100000000", 1 },
         { "CRM_MAX_REQUESTS", "100000001", 0 },
+        { "CRM_HTTP_TIMEOUT_MS", "99", 0 },
+        { "CRM_HTTP_TIMEOUT_MS", "100", 1 },
+        { "CRM_HTTP_TIMEOUT_MS", "60000", 1 },
+        { "CRM_HTTP_TIMEOUT_MS", "60001", 0 },
     };
     crm_config c;
     char err[256];
@@ -376,7 +382,7 @@ END_TEST
 START_TEST(test_table_complete)
 {
     /* Every crm_config field but service is in the table exactly once. */
-    ck_assert_uint_eq(crm_config_table_len, 20);
+    ck_assert_uint_eq(crm_config_table_len, 22);
     for (size_t i = 0; i < crm_config_table_len; i++) {
         ck_assert_ptr_nonnull(crm_config_table[i].help);
         ck_assert(strncmp(crm_config_table[i].env, "CRM_", 4) == 0);
