@@ -597,13 +597,14 @@ int orders_list(crm_req *r)
  * a 404 for the line (CRM_NOTFOUND).
  */
 typedef struct edit edit;
-typedef int (*edit_fn)(crm_req *r, crm_valid *v, order *o, const edit *e);
+typedef int (*edit_fn)(crm_req *r, crm_valid *v, order *o, edit *e);
 
 struct edit {
     edit_fn fn;
-    const char *scope; /* Idempotency-Key scope, NULL: none */
-    int status;        /* 200, 201 (a line was added) or 204 */
-    int64_t line_id;   /* the line addressed or added */
+    const char *scope;    /* Idempotency-Key scope, NULL: none */
+    int status;           /* 200, 201 (a line was added) or 204 */
+    int64_t line_id;      /* the line addressed or added */
+    const char *location; /* of the line added */
     /* the request */
     line_req line;         /* add / patch */
     const line_req *lines; /* replace */
@@ -628,7 +629,7 @@ static int recount(crm_valid *v, order *o)
     return CRM_OK;
 }
 
-static int edit_add_line(crm_req *r, crm_valid *v, order *o, const edit *e)
+static int edit_add_line(crm_req *r, crm_valid *v, order *o, edit *e)
 {
     crm_arena *a = crm_req_arena(r);
     order_line *lines = crm_arena_calloc(a, sizeof(order_line) * (o->n_lines + 1));
@@ -652,11 +653,11 @@ static int edit_add_line(crm_req *r, crm_valid *v, order *o, const edit *e)
     l->order_id = o->id;
     if ((rc = store_line_insert(sales_db, l)) != CRM_OK)
         return rc;
-    ((edit *)e)->line_id = l->id;
+    e->line_id = l->id;
     return CRM_OK;
 }
 
-static int edit_replace_lines(crm_req *r, crm_valid *v, order *o, const edit *e)
+static int edit_replace_lines(crm_req *r, crm_valid *v, order *o, edit *e)
 {
     crm_arena *a = crm_req_arena(r);
     order_line *lines = crm_arena_calloc(a, sizeof(order_line) * (e->n_lines > 0 ? e->n_lines : 1));
@@ -689,7 +690,7 @@ static order_line *find_line(order *o, int64_t line_id)
     return NULL;
 }
 
-static int edit_patch_line(crm_req *r, crm_valid *v, order *o, const edit *e)
+static int edit_patch_line(crm_req *r, crm_valid *v, order *o, edit *e)
 {
     crm_arena *a = crm_req_arena(r);
     order_line *l = find_line(o, e->line_id);
@@ -723,7 +724,7 @@ static int edit_patch_line(crm_req *r, crm_valid *v, order *o, const edit *e)
     return store_line_update(sales_db, l);
 }
 
-static int edit_delete_line(crm_req *r, crm_valid *v, order *o, const edit *e)
+static int edit_delete_line(crm_req *r, crm_valid *v, order *o, edit *e)
 {
     order_line *l = find_line(o, e->line_id);
     int rc;
@@ -741,7 +742,7 @@ static int edit_delete_line(crm_req *r, crm_valid *v, order *o, const edit *e)
 
 enum { OP_CUSTOMER = 1, OP_CURRENCY = 2, OP_CAMPAIGN = 4, OP_NOTE = 8 };
 
-static int edit_patch_order(crm_req *r, crm_valid *v, order *o, const edit *e)
+static int edit_patch_order(crm_req *r, crm_valid *v, order *o, edit *e)
 {
     int rc;
 
@@ -810,7 +811,7 @@ static int edit_tx(crm_req *r, crm_idem *idem, const crm_etags *im, crm_valid *v
     if (e->status == 201) {
         const char *loc = crm_arena_printf(a, "/api/v1/orders/%lld/lines/%lld", (long long)o->id,
                                            (long long)e->line_id);
-        crm_res_header(r, "Location", loc);
+        e->location = loc;
         rc = crm_idem_store(idem, sales_db, 201, loc, crm_api_etag(a, o->version), sales_out.data,
                             sales_out.len);
         if (rc != CRM_OK)
@@ -861,8 +862,15 @@ static int run_edit(crm_req *r, const crm_fields *fs, crm_valid *v, edit *e)
                    : order_not_found(r);
     if (rc != CRM_OK)
         return sales_db_error(r, rc);
+    const char *page = crm_arena_printf(a, "/orders/%lld", (long long)id);
     if (idem.replay)
-        return crm_idem_replay(&idem, r);
+        return crm_api_replay(r, fs->form, &idem, page);
+    if (e->status == 201 && fs->form && crm_req_wants_html(r)) {
+        crm_res_header(r, "Location", page);
+        return crm_res_send(r, 303, NULL, NULL, 0);
+    }
+    if (e->status == 201)
+        crm_res_header(r, "Location", e->location);
     if (e->status == 204) {
         crm_res_header(r, "ETag", crm_api_etag(a, o.version));
         return crm_res_send(r, 204, NULL, NULL, 0);
