@@ -14,6 +14,7 @@
 #include "crm_valid.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -23,6 +24,10 @@
 #define NOTE_MAX      2000
 /* A transaction found the input wrong (422 with the errors collected). */
 #define TX_UNPROCESSABLE 1
+/* A change named a line the order does not have (404). */
+#define TX_NO_LINE 2
+/* Statuses above this were sent already (a problem such as 409 or 412). */
+#define TX_SENT 2
 
 static const char *const order_fields[] = {
     "customer_id", "currency", "campaign_id", "note", "lines", NULL,
@@ -594,7 +599,7 @@ int orders_list(crm_req *r)
  * locked, If-Match checked and the order found editable. It changes *o
  * (fields, lines, totals) and the lines in the store; the caller writes the
  * order row and answers. Problems go to v (return TX_UNPROCESSABLE) or are
- * a 404 for the line (CRM_NOTFOUND).
+ * a 404 for the line (TX_NO_LINE).
  */
 typedef struct edit edit;
 typedef int (*edit_fn)(crm_req *r, crm_valid *v, order *o, edit *e);
@@ -697,7 +702,7 @@ static int edit_patch_line(crm_req *r, crm_valid *v, order *o, edit *e)
     int rc;
 
     if (l == NULL)
-        return CRM_NOTFOUND;
+        return TX_NO_LINE;
     line_req want = { e->line.product_id > 0 ? e->line.product_id : l->product_id,
                       e->line.quantity > 0 ? e->line.quantity : l->quantity };
     if (want.product_id != l->product_id) {
@@ -731,7 +736,7 @@ static int edit_delete_line(crm_req *r, crm_valid *v, order *o, edit *e)
 
     (void)r;
     if (l == NULL)
-        return CRM_NOTFOUND;
+        return TX_NO_LINE;
     if ((rc = store_line_delete(sales_db, o->id, l->id)) != CRM_OK)
         return rc;
     size_t k = (size_t)(l - o->lines);
@@ -778,7 +783,7 @@ static int stale_order(crm_req *r, int64_t version)
 /*
  * One attempt at changing a draft. Returns CRM_OK with the answer in
  * sales_out (and *o the order after the change), a status already sent
- * (> 0, e.g. 412/409), TX_UNPROCESSABLE, or a store status.
+ * (> TX_SENT, e.g. 412/409), TX_UNPROCESSABLE, TX_NO_LINE, or a store status.
  */
 static int edit_tx(crm_req *r, crm_idem *idem, const crm_etags *im, crm_valid *v, int64_t id,
                    edit *e, order *o)
@@ -849,17 +854,16 @@ static int run_edit(crm_req *r, const crm_fields *fs, crm_valid *v, edit *e)
         if (rc != CRM_CONFLICT)
             break;
     }
-    if (rc > TX_UNPROCESSABLE) /* a problem was sent */
+    if (rc > TX_SENT)
         return rc;
     if (rc == TX_UNPROCESSABLE)
         return crm_api_invalid(r, v->errors, v->n);
+    if (rc == TX_NO_LINE)
+        return line_not_found(r);
     if (rc == CRM_INVALID)
         return crm_api_idem_reused(r);
     if (rc == CRM_NOTFOUND)
-        return e->line_id > 0 && e->status != 201 && crm_res_status(r) == 0
-                   ? (store_order_get(sales_db, a, id, 0, &o) == CRM_OK ? line_not_found(r)
-                                                                        : order_not_found(r))
-                   : order_not_found(r);
+        return order_not_found(r);
     if (rc != CRM_OK)
         return sales_db_error(r, rc);
     const char *page = crm_arena_printf(a, "/orders/%lld", (long long)id);
@@ -1055,40 +1059,61 @@ static size_t sum_by_product(const order *o, product_sum *sums)
     return n;
 }
 
+static int cmp_sum(const void *x, const void *y)
+{
+    const product_sum *a = x, *b = y;
+    return a->product_id < b->product_id ? -1 : a->product_id > b->product_id;
+}
+
 /*
- * Lock the order's products and check every tracked one has its units.
- * CRM_OK, or a 409 sent (status > 1) listing the short ones.
+ * Lock the order's products one by one in id order (SELECT ... FOR
+ * UPDATE), so that two confirmations never wait on each other in a
+ * circle; a locking read also returns the latest committed stock,
+ * whatever the transaction's snapshot. sums[0..n) comes back sorted with
+ * products[k] the row of sums[k].
+ */
+static int lock_products(crm_req *r, product_sum *sums, size_t n, product *products)
+{
+    qsort(sums, n, sizeof(sums[0]), cmp_sum);
+    for (size_t k = 0; k < n; k++) {
+        int rc = store_product_get(sales_db, crm_req_arena(r), sums[k].product_id, 1, &products[k]);
+        if (rc != CRM_OK)
+            return rc == CRM_NOTFOUND ? CRM_ERR : rc; /* a line keeps its product */
+    }
+    return CRM_OK;
+}
+
+/*
+ * Lock the order's products and check every tracked one has the units its
+ * lines ask for; take them. CRM_OK, or a 409 sent (status > 1) listing
+ * the short ones, one entry per product.
  */
 static int reserve_stock(crm_req *r, order *o, const char *now)
 {
     crm_arena *a = crm_req_arena(r);
     product_sum *sums = crm_arena_alloc(a, sizeof(product_sum) * (o->n_lines + 1));
-    stock_row *rows = crm_arena_alloc(a, sizeof(stock_row) * (o->n_lines + 1));
-    size_t n_sums = sum_by_product(o, sums), n_rows = 0, tracked = 0;
+    product *products = crm_arena_alloc(a, sizeof(product) * (o->n_lines + 1));
+    size_t n = sum_by_product(o, sums), tracked = 0;
     crm_buf extra;
     int rc, short_any = 0;
 
-    if ((rc = store_stock_lock(sales_db, a, o->id, rows, o->n_lines + 1, &n_rows)) != CRM_OK)
+    if ((rc = lock_products(r, sums, n, products)) != CRM_OK)
         return rc;
     crm_buf_init(&extra, 64u << 10);
     crm_buf_puts(&extra, "\"short_lines\":[");
-    for (size_t i = 0; i < n_rows; i++) {
-        const product_sum *ps = NULL;
-        for (size_t k = 0; k < n_sums; k++) {
-            if (sums[k].product_id == rows[i].product_id)
-                ps = &sums[k];
-        }
-        if (ps == NULL || !rows[i].tracked)
+    for (size_t k = 0; k < n; k++) {
+        const product_sum *ps = &sums[k];
+        if (!products[k].tracked)
             continue;
         tracked++;
-        if (rows[i].stock >= ps->units)
+        if (products[k].stock >= ps->units)
             continue;
         crm_buf_printf(&extra,
                        "%s{\"line_id\":%lld,\"product_id\":%lld,\"sku\":", short_any ? "," : "",
                        (long long)ps->first_line, (long long)ps->product_id);
-        crm_api_put_str(&extra, rows[i].sku);
+        crm_api_put_str(&extra, products[k].sku);
         crm_buf_printf(&extra, ",\"requested\":%lld,\"available\":%lld,\"line_ids\":[",
-                       (long long)ps->units, (long long)rows[i].stock);
+                       (long long)ps->units, (long long)products[k].stock);
         int first = 1;
         for (size_t j = 0; j < o->n_lines; j++) {
             if (o->lines[j].product_id != ps->product_id)
@@ -1113,6 +1138,19 @@ static int reserve_stock(crm_req *r, order *o, const char *now)
     }
     crm_buf_free(&extra);
     return store_stock_take(sales_db, o->id, now, tracked);
+}
+
+/* Cancelling a confirmed order: lock its products as above, give back. */
+static int return_stock(crm_req *r, order *o, const char *now)
+{
+    crm_arena *a = crm_req_arena(r);
+    product_sum *sums = crm_arena_alloc(a, sizeof(product_sum) * (o->n_lines + 1));
+    product *products = crm_arena_alloc(a, sizeof(product) * (o->n_lines + 1));
+    int rc = lock_products(r, sums, sum_by_product(o, sums), products);
+
+    if (rc != CRM_OK)
+        return rc;
+    return store_stock_return(sales_db, o->id, now);
 }
 
 /* The summary's per-day figures for a confirmation (sign 1) or its undoing (-1). */
@@ -1173,9 +1211,7 @@ static int act_tx(crm_req *r, crm_idem *idem, const crm_etags *im, int64_t id, o
         if ((rc = count_revenue(r, o, now, 1)) != CRM_OK)
             goto out;
     } else if (act == ACT_CANCEL && o->status == ORDER_CONFIRMED) {
-        if ((rc = store_stock_lock(sales_db, a, o->id, NULL, 0, &(size_t){ 0 })) != CRM_OK)
-            goto out;
-        if ((rc = store_stock_return(sales_db, o->id, now)) != CRM_OK)
+        if ((rc = return_stock(r, o, now)) != CRM_OK)
             goto out;
         if ((rc = count_revenue(r, o, o->confirmed_sql, -1)) != CRM_OK)
             goto out;
@@ -1229,7 +1265,7 @@ static int act(crm_req *r, order_action action)
         if (rc != CRM_CONFLICT || crm_res_status(r) != 0)
             break;
     }
-    if (rc > TX_UNPROCESSABLE) /* a problem was sent */
+    if (rc > TX_SENT)
         return rc;
     if (rc == CRM_INVALID)
         return crm_api_idem_reused(r);

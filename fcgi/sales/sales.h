@@ -155,14 +155,6 @@ typedef struct {
     int limit;
 } order_filter;
 
-/* One tracked or untracked product of an order, locked for the stock check. */
-typedef struct {
-    int64_t product_id;
-    const char *sku;
-    int tracked;
-    int64_t stock;
-} stock_row;
-
 /* ---- summary ---- */
 
 typedef struct {
@@ -264,9 +256,6 @@ int store_line_delete(crm_db *db, int64_t order_id, int64_t line_id);
 int store_lines_clear(crm_db *db, int64_t order_id);
 int store_line_get(crm_db *db, crm_arena *a, int64_t order_id, int64_t line_id, order_line *out);
 
-/* Lock the order's products (in id order) and read their stock. */
-int store_stock_lock(crm_db *db, crm_arena *a, int64_t order_id, stock_row *rows, size_t max,
-                     size_t *n);
 /* Take (confirm) or give back (cancel) the order's stock; marks lines.
    take: CRM_CONFLICT when fewer than `tracked` products could give it. */
 int store_stock_take(crm_db *db, int64_t order_id, const char *now, size_t tracked);

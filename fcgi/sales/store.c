@@ -33,7 +33,6 @@ enum {
     ST_LINE_DELETE,
     ST_LINES_CLEAR,
     ST_LINE_GET,
-    ST_STOCK_LOCK,
     ST_STOCK_TAKE,
     ST_STOCK_MARK,
     ST_STOCK_RETURN,
@@ -162,15 +161,7 @@ static const char SQL_LINES_CLEAR[] = "DELETE FROM order_lines WHERE order_id = 
 static const char SQL_LINE_GET[] =
     "SELECT " LINE_COLS " FROM order_lines l WHERE l.id = ? AND l.order_id = ?";
 
-/*
- * Stock. The products of an order are locked in id order (so two
- * confirmations never wait on each other in a circle) by a locking read,
- * which also returns the latest committed stock whatever the snapshot.
- */
-static const char SQL_STOCK_LOCK[] =
-    "SELECT p.id, p.sku, p.stock FROM products p"
-    " WHERE p.id IN (SELECT l.product_id FROM order_lines l WHERE l.order_id = ?)"
-    " ORDER BY p.id FOR UPDATE";
+/* Stock: the products are locked by the caller (orders.c, in id order). */
 /* The check already passed under the locks; "stock >= q" is a last guard. */
 static const char SQL_STOCK_TAKE[] =
     "UPDATE products p JOIN (SELECT product_id, SUM(quantity) AS q FROM order_lines"
@@ -808,34 +799,6 @@ int store_line_get(crm_db *db, crm_arena *a, int64_t order_id, int64_t line_id, 
 }
 
 /* ---- stock ---- */
-
-int store_stock_lock(crm_db *db, crm_arena *a, int64_t order_id, stock_row *rows, size_t max,
-                     size_t *n)
-{
-    crm_stmt *st = crm_db_stmt(db, ST_STOCK_LOCK, SQL_STOCK_LOCK);
-    int rc;
-
-    if (st == NULL)
-        return crm_db_status(db);
-    crm_stmt_bind_int(st, 0, order_id);
-    if ((rc = crm_stmt_exec(st)) != CRM_OK)
-        return rc;
-    size_t k = 0;
-    while ((rc = crm_stmt_fetch(st)) == CRM_OK) {
-        if (k < max) {
-            rows[k].product_id = crm_stmt_col_int(st, 0);
-            rows[k].sku = crm_stmt_col_dup(st, a, 1);
-            rows[k].tracked = !crm_stmt_col_null(st, 2);
-            rows[k].stock = crm_stmt_col_int(st, 2);
-            k++;
-        }
-    }
-    crm_stmt_done(st);
-    if (rc != CRM_NOTFOUND)
-        return rc;
-    *n = k;
-    return CRM_OK;
-}
 
 static int exec_order_now(crm_db *db, unsigned key, const char *sql, int64_t order_id,
                           const char *now)
