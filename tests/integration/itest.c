@@ -485,6 +485,18 @@ const char *itest_check_problem(const itest_resp *r, long status)
     return NULL;
 }
 
+const char *itest_check_problem_type(const itest_resp *r, long status, const char *type)
+{
+    const char *m = itest_check_problem(r, status);
+    if (m != NULL)
+        return m;
+    const char *t = itest_jstr(r->json, "type");
+    size_t tl = strlen(t), want = strlen(type);
+    if (strcmp(t, type) != 0 && !(tl > want && strcmp(t + tl - want, type) == 0))
+        return failmsg(r, "problem type is not %s", type);
+    return NULL;
+}
+
 const char *itest_check_security_headers(const itest_resp *r)
 {
     const char *xcto = itest_header_get(r, "X-Content-Type-Options");
@@ -627,6 +639,76 @@ int64_t itest_new_customer_at(const char *extra, const char *file, int line)
     ck_assert_msg(id > 0, "%s:%d: created customer has no id: %s", file, line, itest_describe(r));
     itest_free(r);
     return id;
+}
+
+/* ---- sales -------------------------------------------------------------------------------- */
+
+void itest_unique_sku(char *buf, size_t n)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(buf, n, "IT-%ld-%lu-%lld%03ld", (long)getpid(), next_count(), (long long)ts.tv_sec,
+             ts.tv_nsec / 1000000);
+}
+
+itest_resp *itest_create_product(int64_t price_cents, const char *currency, const char *extra,
+                                 const char *const *headers)
+{
+    char sku[64];
+    itest_unique_sku(sku, sizeof sku);
+    size_t n = 2 * strlen(sku) + strlen(currency) + (extra ? strlen(extra) : 0) + 128;
+    char *body = xmalloc(n);
+    snprintf(
+        body, n,
+        "{\"sku\":\"%s\",\"name\":\"IT product %s\",\"price_cents\":%lld,\"currency\":\"%s\"%s%s}",
+        sku, sku, (long long)price_cents, currency, extra ? "," : "", extra ? extra : "");
+    itest_resp *r = itest_json("POST", ITEST_PRODUCTS, headers, body);
+    free(body);
+    return r;
+}
+
+int64_t itest_new_product_at(int64_t price_cents, const char *currency, const char *extra,
+                             const char *file, int line)
+{
+    itest_resp *r = itest_create_product(price_cents, currency, extra, NULL);
+    const char *m = itest_check_status(r, 201);
+    ck_assert_msg(m == NULL, "%s:%d: creating a product: %s", file, line, m);
+    int64_t id = itest_jint(r->json, "id");
+    ck_assert_msg(id > 0, "%s:%d: created product has no id: %s", file, line, itest_describe(r));
+    itest_free(r);
+    return id;
+}
+
+itest_resp *itest_create_order(int64_t customer_id, const char *lines, const char *extra,
+                               const char *const *headers)
+{
+    size_t n = (lines ? strlen(lines) : 0) + (extra ? strlen(extra) : 0) + 96;
+    char *body = xmalloc(n);
+    snprintf(body, n, "{\"customer_id\":%lld%s%s%s%s}", (long long)customer_id,
+             lines ? ",\"lines\":" : "", lines ? lines : "", extra ? "," : "", extra ? extra : "");
+    itest_resp *r = itest_json("POST", ITEST_ORDERS, headers, body);
+    free(body);
+    return r;
+}
+
+int64_t itest_new_order_at(int64_t customer_id, const char *lines, const char *extra,
+                           const char *file, int line)
+{
+    itest_resp *r = itest_create_order(customer_id, lines, extra, NULL);
+    const char *m = itest_check_status(r, 201);
+    ck_assert_msg(m == NULL, "%s:%d: creating an order: %s", file, line, m);
+    int64_t id = itest_jint(r->json, "id");
+    ck_assert_msg(id > 0, "%s:%d: created order has no id: %s", file, line, itest_describe(r));
+    itest_free(r);
+    return id;
+}
+
+void itest_utc_date(char *buf, size_t n, int offset_days)
+{
+    time_t t = time(NULL) + (time_t)offset_days * 86400;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%d", &tm);
 }
 
 int64_t itest_location_id(const itest_resp *r)

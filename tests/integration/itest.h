@@ -22,6 +22,8 @@
 #include <sys/types.h>
 
 #define ITEST_CUSTOMERS "/api/v1/customers"
+#define ITEST_PRODUCTS  "/api/v1/products"
+#define ITEST_ORDERS    "/api/v1/orders"
 
 typedef struct {
     char *name;
@@ -103,6 +105,12 @@ const char *itest_check_security_headers(const itest_resp *r);
 #define ITEST_ASSERT_PROBLEM(r, st) ITEST_OK_(itest_check_problem((r), (st)))
 #define ITEST_ASSERT_SECURITY(r)    ITEST_OK_(itest_check_security_headers(r))
 
+/* itest_check_problem, and the problem's type is type ("/problems/x") or an
+   absolute URI ending in it. */
+const char *itest_check_problem_type(const itest_resp *r, long status, const char *type);
+#define ITEST_ASSERT_PROBLEM_TYPE(r, st, type)                                                     \
+    ITEST_OK_(itest_check_problem_type((r), (st), (type)))
+
 /*
  * Responses through itest_request without X-Request-Id (any thread) are
  * counted; itest_teardown, a checked fixture, fails the test when any was
@@ -139,6 +147,40 @@ itest_resp *itest_create_customer(const char *extra, const char *const *headers)
 /* The same, asserting 201; returns the new id. Test thread only. */
 int64_t itest_new_customer_at(const char *extra, const char *file, int line);
 #define itest_new_customer(extra) itest_new_customer_at((extra), __FILE__, __LINE__)
+
+/* A unique SKU of the sales API's charset ([A-Za-z0-9._-]):
+   "IT-<pid>-<n>-<ms>", at most 40 characters. */
+void itest_unique_sku(char *buf, size_t n);
+
+/*
+ * POST a product {"sku":<unique>,"name":"IT product <sku>","price_cents":
+ * price_cents,"currency":currency[,extra]} where extra is a JSON members
+ * fragment ("\"stock\":10") or NULL. Thread-safe, asserts nothing.
+ */
+itest_resp *itest_create_product(int64_t price_cents, const char *currency, const char *extra,
+                                 const char *const *headers);
+/* The same, asserting 201; returns the new id. Test thread only. */
+int64_t itest_new_product_at(int64_t price_cents, const char *currency, const char *extra,
+                             const char *file, int line);
+#define itest_new_product(price, currency, extra)                                                  \
+    itest_new_product_at((price), (currency), (extra), __FILE__, __LINE__)
+
+/*
+ * POST an order {"customer_id":customer_id[,"lines":lines][,extra]}: lines
+ * is the text of a JSON array ("[{\"product_id\":5,\"quantity\":2}]") or
+ * NULL, extra a JSON members fragment or NULL. Thread-safe, asserts nothing.
+ */
+itest_resp *itest_create_order(int64_t customer_id, const char *lines, const char *extra,
+                               const char *const *headers);
+/* The same, asserting 201; returns the new id. Test thread only. */
+int64_t itest_new_order_at(int64_t customer_id, const char *lines, const char *extra,
+                           const char *file, int line);
+#define itest_new_order(customer_id, lines, extra)                                                 \
+    itest_new_order_at((customer_id), (lines), (extra), __FILE__, __LINE__)
+
+/* The UTC date offset_days from today as "YYYY-MM-DD". */
+void itest_utc_date(char *buf, size_t n, int offset_days);
+
 /* The id at the end of the Location header, or -1. */
 int64_t itest_location_id(const itest_resp *r);
 /* The version in the ETag header ("\"7\"" -> 7), or -1. */
