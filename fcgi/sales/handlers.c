@@ -527,9 +527,7 @@ int products_delete(crm_req *r)
         return product_not_found(r);
     if (crm_api_etags_parse(crm_req_header(r, "If-Match"), &im) != CRM_OK)
         return crm_api_bad_header(r, "If-Match", "must be \"*\" or a list of entity tags");
-    for (int attempt = 0; attempt < 1; attempt++) {
-        if ((rc = crm_db_begin(sales_db)) != CRM_OK)
-            break;
+    if ((rc = crm_db_begin(sales_db)) == CRM_OK) {
         rc = store_product_get(sales_db, crm_req_arena(r), id, 1, &p);
         if (rc == CRM_OK && im.present && !crm_api_etags_match(&im, p.version, 1))
             return stale_product(r, p.version);
@@ -543,7 +541,7 @@ int products_delete(crm_req *r)
     }
     if (rc == CRM_NOTFOUND)
         return product_not_found(r);
-    if (rc == CRM_CONFLICT) {
+    if (rc == STORE_IN_USE) {
         crm_problem_t pr = {
             .status = 409,
             .type = "product-in-use",

@@ -231,7 +231,8 @@ void store_init(void);
 int store_product_get(crm_db *db, crm_arena *a, int64_t id, int for_update, product *out);
 int store_product_insert(crm_db *db, const product_in *in, int64_t *id);
 int store_product_update(crm_db *db, int64_t id, const product_in *in);
-/* CRM_CONFLICT when the product is on an order line. */
+/* STORE_IN_USE when the product is on an order line. */
+#define STORE_IN_USE 3
 int store_product_delete(crm_db *db, int64_t id);
 int store_product_list(crm_db *db, crm_arena *a, const product_filter *f, product *rows, size_t *n);
 int store_product_count(crm_db *db, const product_filter *f, int64_t *count);

@@ -401,7 +401,7 @@ int store_product_delete(crm_db *db, int64_t id)
     rc = crm_stmt_fetch(st);
     crm_stmt_done(st);
     if (rc == CRM_OK)
-        return CRM_CONFLICT;
+        return STORE_IN_USE;
     if (rc != CRM_NOTFOUND)
         return rc;
     if ((st = crm_db_stmt(db, ST_PRODUCT_DELETE, SQL_PRODUCT_DELETE)) == NULL)
