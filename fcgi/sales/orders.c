@@ -1029,12 +1029,13 @@ int orders_line_delete(crm_req *r)
 
 /* ---- actions ---- */
 
-/* Per product of an order: units, revenue and the first line naming it. */
+/* Per product of an order: units and the first line naming it. */
 typedef struct {
     int64_t product_id;
     int64_t units;
-    int64_t revenue;
     int64_t first_line;
+    int64_t reserved; /* what its lines reserved at confirmation */
+    int tracked;      /* its stock was tracked as the transaction first saw it */
     size_t n_lines;
 } product_sum;
 
@@ -1053,7 +1054,8 @@ static size_t sum_by_product(const order *o, product_sum *sums)
             n++;
         }
         sums[k].units += l->quantity;
-        sums[k].revenue += l->line_total_cents; /* within the order total: no overflow */
+        sums[k].reserved += l->reserved;
+        sums[k].tracked |= l->tracked;
         sums[k].n_lines++;
     }
     return n;
@@ -1066,16 +1068,23 @@ static int cmp_sum(const void *x, const void *y)
 }
 
 /*
- * Lock the order's products one by one in id order (SELECT ... FOR
- * UPDATE), so that two confirmations never wait on each other in a
- * circle; a locking read also returns the latest committed stock,
- * whatever the transaction's snapshot. sums[0..n) comes back sorted with
- * products[k] the row of sums[k].
+ * Lock, one by one in id order (SELECT ... FOR UPDATE), the products whose
+ * stock will change, so that two confirmations never wait on each other in
+ * a circle; a locking read also returns the latest committed stock,
+ * whatever the transaction's snapshot. want(k) says which: products whose
+ * stock is not tracked are not locked at all, so orders of a popular
+ * untracked product do not queue (products[k].tracked is 0 for them).
+ * Should one have become tracked since the snapshot, taking its stock
+ * finds fewer rows than it expects and the transaction is retried.
+ * sums[0..n) comes back sorted with products[k] the row of sums[k].
  */
-static int lock_products(crm_req *r, product_sum *sums, size_t n, product *products)
+static int lock_products(crm_req *r, product_sum *sums, size_t n, product *products, int returning)
 {
     qsort(sums, n, sizeof(sums[0]), cmp_sum);
     for (size_t k = 0; k < n; k++) {
+        memset(&products[k], 0, sizeof(products[k]));
+        if (returning ? sums[k].reserved == 0 : !sums[k].tracked)
+            continue;
         int rc = store_product_get(sales_db, crm_req_arena(r), sums[k].product_id, 1, &products[k]);
         if (rc != CRM_OK)
             return rc == CRM_NOTFOUND ? CRM_ERR : rc; /* a line keeps its product */
@@ -1097,7 +1106,7 @@ static int reserve_stock(crm_req *r, order *o, const char *now)
     crm_buf extra;
     int rc, short_any = 0;
 
-    if ((rc = lock_products(r, sums, n, products)) != CRM_OK)
+    if ((rc = lock_products(r, sums, n, products, 0)) != CRM_OK)
         return rc;
     crm_buf_init(&extra, 64u << 10);
     crm_buf_puts(&extra, "\"short_lines\":[");
@@ -1146,7 +1155,7 @@ static int return_stock(crm_req *r, order *o, const char *now)
     crm_arena *a = crm_req_arena(r);
     product_sum *sums = crm_arena_alloc(a, sizeof(product_sum) * (o->n_lines + 1));
     product *products = crm_arena_alloc(a, sizeof(product) * (o->n_lines + 1));
-    int rc = lock_products(r, sums, sum_by_product(o, sums), products);
+    int rc = lock_products(r, sums, sum_by_product(o, sums), products, 1);
 
     if (rc != CRM_OK)
         return rc;
@@ -1154,16 +1163,13 @@ static int return_stock(crm_req *r, order *o, const char *now)
 }
 
 /* The summary's per-day figures for a confirmation (sign 1) or its undoing (-1). */
-static int count_revenue(crm_req *r, const order *o, const char *day, int sign)
+static int count_revenue(const order *o, const char *day, int sign)
 {
-    product_sum *sums = crm_arena_alloc(crm_req_arena(r), sizeof(product_sum) * (o->n_lines + 1));
-    size_t n = sum_by_product(o, sums);
-    int slot = (int)(o->id % SUMMARY_SLOTS);
-    int rc = store_daily_revenue(sales_db, day, o->currency, slot, sign, sign * o->total_cents);
+    int rc = store_daily_revenue(sales_db, day, o->currency, (int)(o->id % SUMMARY_SLOTS), sign,
+                                 sign * o->total_cents);
 
-    for (size_t i = 0; i < n && rc == CRM_OK; i++)
-        rc = store_daily_product(sales_db, day, sums[i].product_id, o->currency, slot,
-                                 sign * sums[i].units, sign * sums[i].revenue);
+    if (rc == CRM_OK)
+        rc = store_daily_products(sales_db, day, o->id, o->currency, sign);
     return rc;
 }
 
@@ -1208,16 +1214,15 @@ static int act_tx(crm_req *r, crm_idem *idem, const crm_etags *im, int64_t id, o
         }
         if ((rc = reserve_stock(r, o, now)) != CRM_OK)
             goto out;
-        if ((rc = count_revenue(r, o, now, 1)) != CRM_OK)
+        if ((rc = count_revenue(o, now, 1)) != CRM_OK)
             goto out;
     } else if (act == ACT_CANCEL && o->status == ORDER_CONFIRMED) {
         if ((rc = return_stock(r, o, now)) != CRM_OK)
             goto out;
-        if ((rc = count_revenue(r, o, o->confirmed_sql, -1)) != CRM_OK)
+        if ((rc = count_revenue(o, o->confirmed_sql, -1)) != CRM_OK)
             goto out;
     }
-    if ((rc = store_daily_status(sales_db, o->created_sql, o->status, slot, -1)) != CRM_OK ||
-        (rc = store_daily_status(sales_db, o->created_sql, to, slot, 1)) != CRM_OK)
+    if ((rc = store_daily_move(sales_db, o->created_sql, o->status, to, slot)) != CRM_OK)
         goto out;
     if ((rc = store_order_set_status(sales_db, o->id, to, now)) != CRM_OK)
         goto out;

@@ -91,6 +91,7 @@ typedef struct {
     int64_t unit_price_cents;
     int64_t line_total_cents;
     int64_t reserved;
+    int tracked; /* store_order_lines: the product's stock is tracked (snapshot) */
 } order_line;
 
 typedef struct {
@@ -266,8 +267,11 @@ int store_stock_return(crm_db *db, int64_t order_id, const char *now);
 int store_daily_status(crm_db *db, const char *day, order_status s, int slot, int delta);
 int store_daily_revenue(crm_db *db, const char *day, const char *currency, int slot, int delta,
                         int64_t revenue);
-int store_daily_product(crm_db *db, const char *day, int64_t product_id, const char *currency,
-                        int slot, int64_t units, int64_t revenue);
+/* An order moved from one status to another: -1 and +1 on its created day. */
+int store_daily_move(crm_db *db, const char *day, order_status from, order_status to, int slot);
+/* Units and revenue of each product of the order, times sign (1 or -1). */
+int store_daily_products(crm_db *db, const char *day, int64_t order_id, const char *currency,
+                         int sign);
 int store_summary_revenue(crm_db *db, crm_arena *a, const char *from, const char *to, int totals,
                           revenue_row **rows, size_t *n);
 int store_summary_status(crm_db *db, const char *from, const char *to,

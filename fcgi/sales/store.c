@@ -39,7 +39,8 @@ enum {
     ST_STOCK_UNMARK,
     ST_DAILY_STATUS,
     ST_DAILY_REVENUE,
-    ST_DAILY_PRODUCT,
+    ST_DAILY_MOVE,
+    ST_DAILY_PRODUCTS,
     ST_SUM_REVENUE,
     ST_SUM_TOTALS,
     ST_SUM_STATUS,
@@ -132,8 +133,10 @@ static const char SQL_ORDER_GET_FOR_UPDATE[] =
 #define LINE_COLS                                                                                  \
     "l.id, l.order_id, l.product_id, l.sku, l.name, l.quantity, l.unit_price_cents,"               \
     " l.line_total_cents, l.reserved"
+/* With whether each product's stock is tracked, as of this transaction's snapshot. */
 static const char SQL_ORDER_LINES[] =
-    "SELECT " LINE_COLS " FROM order_lines l WHERE l.order_id = ? ORDER BY l.id";
+    "SELECT " LINE_COLS ", p.stock IS NOT NULL FROM order_lines l"
+    " JOIN products p ON p.id = l.product_id WHERE l.order_id = ? ORDER BY l.id";
 static const char SQL_ORDER_INSERT[] =
     "INSERT INTO orders (customer_id, currency, campaign_id, note, total_cents, line_count,"
     " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
@@ -186,10 +189,21 @@ static const char SQL_DAILY_STATUS[] =
 static const char SQL_DAILY_REVENUE[] =
     "INSERT INTO sales_daily (day, currency, slot, orders, revenue_cents) VALUES (?, ?, ?, ?, ?)"
     " ON DUPLICATE KEY UPDATE orders = orders + ?, revenue_cents = revenue_cents + ?";
-static const char SQL_DAILY_PRODUCT[] =
-    "INSERT INTO sales_daily_products (day, product_id, currency, slot, units, revenue_cents)"
-    " VALUES (?, ?, ?, ?, ?, ?)"
-    " ON DUPLICATE KEY UPDATE units = units + ?, revenue_cents = revenue_cents + ?";
+/*
+ * One statement per change, rows in a fixed order (the derived table's),
+ * so two transactions take these row locks in the same order. Columns of
+ * a derived table in ON DUPLICATE KEY UPDATE work in MySQL 8 and MariaDB.
+ */
+static const char SQL_DAILY_MOVE[] =
+    "INSERT INTO sales_daily_status (day, status, slot, orders)"
+    " SELECT * FROM (SELECT ? AS d, ? AS s, ? AS k, -1 AS n UNION ALL SELECT ?, ?, ?, 1) AS x"
+    " ON DUPLICATE KEY UPDATE orders = orders + x.n";
+static const char SQL_DAILY_PRODUCTS[] =
+    "INSERT INTO sales_daily_products (day, product_id, currency, units, revenue_cents)"
+    " SELECT * FROM (SELECT ? AS d, l.product_id AS p, ? AS c, SUM(l.quantity) * ? AS u,"
+    " SUM(l.line_total_cents) * ? AS r FROM order_lines l WHERE l.order_id = ?"
+    " GROUP BY l.product_id ORDER BY l.product_id) AS x"
+    " ON DUPLICATE KEY UPDATE units = units + x.u, revenue_cents = revenue_cents + x.r";
 static const char SQL_SUM_REVENUE[] =
     "SELECT DATE_FORMAT(day, '%Y-%m-%d'), currency, SUM(orders), SUM(revenue_cents)"
     " FROM sales_daily WHERE day BETWEEN ? AND ? GROUP BY day, currency"
@@ -600,7 +614,8 @@ int store_order_lines(crm_db *db, crm_arena *a, order *o)
             o->lines = more;
             cap *= 2;
         }
-        read_line(st, a, &o->lines[o->n_lines++]);
+        read_line(st, a, &o->lines[o->n_lines]);
+        o->lines[o->n_lines++].tracked = crm_stmt_col_int(st, 9) != 0;
     }
     crm_stmt_done(st);
     return rc == CRM_NOTFOUND ? CRM_OK : rc;
@@ -815,6 +830,8 @@ static int exec_order_now(crm_db *db, unsigned key, const char *sql, int64_t ord
 
 int store_stock_take(crm_db *db, int64_t order_id, const char *now, size_t tracked)
 {
+    if (tracked == 0)
+        return CRM_OK; /* nothing to take; reserved stays 0 on every line */
     int rc = exec_order_now(db, ST_STOCK_MARK, SQL_STOCK_MARK, order_id, NULL);
     if (rc != CRM_OK)
         return rc;
@@ -868,21 +885,33 @@ int store_daily_revenue(crm_db *db, const char *day, const char *currency, int s
     return crm_stmt_exec(st);
 }
 
-int store_daily_product(crm_db *db, const char *day, int64_t product_id, const char *currency,
-                        int slot, int64_t units, int64_t revenue)
+int store_daily_move(crm_db *db, const char *day, order_status from, order_status to, int slot)
 {
-    crm_stmt *st = crm_db_stmt(db, ST_DAILY_PRODUCT, SQL_DAILY_PRODUCT);
+    crm_stmt *st = crm_db_stmt(db, ST_DAILY_MOVE, SQL_DAILY_MOVE);
 
     if (st == NULL)
         return crm_db_status(db);
     crm_stmt_bind_str(st, 0, day, 10);
-    crm_stmt_bind_int(st, 1, product_id);
-    crm_stmt_bind_opt_str(st, 2, currency);
-    crm_stmt_bind_int(st, 3, slot);
-    crm_stmt_bind_int(st, 4, units);
-    crm_stmt_bind_int(st, 5, revenue);
-    crm_stmt_bind_int(st, 6, units);
-    crm_stmt_bind_int(st, 7, revenue);
+    crm_stmt_bind_opt_str(st, 1, order_status_name(from));
+    crm_stmt_bind_int(st, 2, slot);
+    crm_stmt_bind_str(st, 3, day, 10);
+    crm_stmt_bind_opt_str(st, 4, order_status_name(to));
+    crm_stmt_bind_int(st, 5, slot);
+    return crm_stmt_exec(st);
+}
+
+int store_daily_products(crm_db *db, const char *day, int64_t order_id, const char *currency,
+                         int sign)
+{
+    crm_stmt *st = crm_db_stmt(db, ST_DAILY_PRODUCTS, SQL_DAILY_PRODUCTS);
+
+    if (st == NULL)
+        return crm_db_status(db);
+    crm_stmt_bind_str(st, 0, day, 10);
+    crm_stmt_bind_opt_str(st, 1, currency);
+    crm_stmt_bind_int(st, 2, sign);
+    crm_stmt_bind_int(st, 3, sign);
+    crm_stmt_bind_int(st, 4, order_id);
     return crm_stmt_exec(st);
 }
 

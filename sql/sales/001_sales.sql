@@ -97,12 +97,16 @@ CREATE TABLE IF NOT EXISTS order_lines (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- Per-day figures for GET /api/v1/sales/summary, changed by the same
--- transactions that create, confirm and cancel orders. Each day's figure
--- is spread over 8 rows (slot = order id mod 8) so that concurrent
--- confirmations do not all queue on one row lock; readers sum the slots.
+-- transactions that create, confirm and cancel orders:
 --   sales_daily           revenue of orders confirmed that day (not cancelled since)
 --   sales_daily_products  the same per product
 --   sales_daily_status    orders created that day, by their current status
+-- Every confirmation touches one sales_daily and one sales_daily_status
+-- row of its day, so those spread each figure over 8 rows (slot = order
+-- id mod 8) for concurrent confirmations not to queue on one row lock;
+-- readers sum the slots. sales_daily_products has one row per day and
+-- product (confirmations of one product already queue on its stock), which
+-- keeps the top-products query to days x products sold.
 CREATE TABLE IF NOT EXISTS sales_daily (
     day            DATE NOT NULL,
     currency       CHAR(3) CHARACTER SET ascii NOT NULL,
@@ -116,10 +120,9 @@ CREATE TABLE IF NOT EXISTS sales_daily_products (
     day            DATE NOT NULL,
     product_id     BIGINT UNSIGNED NOT NULL,
     currency       CHAR(3) CHARACTER SET ascii NOT NULL,
-    slot           TINYINT UNSIGNED NOT NULL,
     units          BIGINT NOT NULL DEFAULT 0,
     revenue_cents  DECIMAL(30, 0) NOT NULL DEFAULT 0,
-    PRIMARY KEY (day, product_id, currency, slot)
+    PRIMARY KEY (day, product_id, currency)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 CREATE TABLE IF NOT EXISTS sales_daily_status (
