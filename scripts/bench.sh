@@ -2,9 +2,26 @@
 # Benchmark the stack through the public HTTPS listener with wrk (`make bench`).
 #
 # Brings up its own stack (state/bench, ports 28443/28080/28081, MariaDB
-# 28307, admin 29100) with the demo data, runs four routes, prints a table,
+# 28307, admin 29100) with the demo data, runs four customers routes and,
+# when the stack has the sales service, four sales ones, prints a table,
 # then drives a fixed number of GET-by-id requests and shows the workers'
 # RSS before and after. Stops its stack at the end, whatever happens.
+#
+# Sales (CRM_SERVICES must list customers before sales; without
+# CRM_SERVICES, sales is benched when its binary exists): the database gets
+# BENCH_ORDERS orders from scripts/demo/sales.awk (loaded as the DB admin),
+# then
+#   - GET /api/v1/sales/summary over all of them (from 200 days ago), at 1
+#     and 8 connections;
+#   - POST /api/v1/orders: one fixed body, 3 lines of products whose stock
+#     is not tracked, for a customer the replica knows;
+#   - POST /api/v1/orders/{id}/confirm: every request confirms another of
+#     BENCH_DRAFTS drafts loaded as the DB admin (1..3 such lines each),
+#     each wrk thread walking its own slice of their ids;
+# after each, the statements a request runs as MariaDB times them (slow log
+# at long_query_time 0 during BENCH_SQL_SAMPLES requests one at a time) and
+# for the two POSTs, InnoDB's row lock waits during the run; at the end, it
+# checks that the per-day tables still add up to the orders.
 #
 #   BENCH_SECONDS=15         length of each run
 #   BENCH_CONNECTIONS=64     wrk connections (keep-alive)
@@ -14,6 +31,12 @@
 #   BENCH_WORKERS=           pool size (CRM_WORKERS; default 2 x cores)
 #   BENCH_MAX_REQUESTS=0     CRM_MAX_REQUESTS of the pool (0: never recycle)
 #   BENCH_KEEP_STATE=1       reuse state/bench instead of starting afresh
+#   BENCH_SUITES=            services to bench (default: those of CRM_SERVICES)
+#   BENCH_ORDERS=100000      orders loaded for the sales summary
+#   BENCH_DRAFTS=            drafts for the confirm run (4000 x BENCH_SECONDS);
+#                            the run ends early when every thread used its slice
+#   BENCH_SQL_SAMPLES=50     requests per sales route whose SQL is timed (0: skip)
+#   BENCH_SALES_PRODUCTS=12  untracked products the orders made here spread over
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -24,12 +47,24 @@ SECONDS_EACH=${BENCH_SECONDS:-15}
 CONNS=${BENCH_CONNECTIONS:-64}
 THREADS=${BENCH_THREADS:-2}
 RSS_REQUESTS=${BENCH_RSS_REQUESTS:-200000}
-for v in SECONDS_EACH CONNS THREADS RSS_REQUESTS; do
+ORDERS=${BENCH_ORDERS:-100000}
+DRAFTS=${BENCH_DRAFTS:-$((4000 * SECONDS_EACH))}
+SQL_SAMPLES=${BENCH_SQL_SAMPLES:-50}
+SALES_PRODUCTS=${BENCH_SALES_PRODUCTS:-12}
+for v in SECONDS_EACH CONNS THREADS RSS_REQUESTS ORDERS DRAFTS SQL_SAMPLES SALES_PRODUCTS; do
     [[ ${!v} =~ ^[0-9]+$ ]] || {
         echo "bench: ${v} must be a number" >&2
         exit 2
     }
 done
+((DRAFTS >= THREADS)) || {
+    echo "bench: BENCH_DRAFTS must be at least BENCH_THREADS" >&2
+    exit 2
+}
+((SALES_PRODUCTS >= 3)) || {
+    echo "bench: BENCH_SALES_PRODUCTS must be at least 3 (an order has 3 lines)" >&2
+    exit 2
+}
 
 export CRM_STATE=${BENCH_STATE:-$REPO/state/bench}
 export CRM_HTTPS_PORT=${BENCH_HTTPS_PORT:-28443}
@@ -44,6 +79,33 @@ if [[ -n ${BENCH_WORKERS:-} ]]; then
 fi
 # No recycling, so the memory run watches the same workers from start to end.
 export CRM_MAX_REQUESTS=${BENCH_MAX_REQUESTS:-0}
+if [[ -z ${CRM_SERVICES:-} ]]; then
+    CRM_SERVICES=customers
+    bin=${CRM_BIN:-build/release}
+    [[ $bin == /* ]] || bin=$REPO/$bin
+    if [[ -x $bin/crm-sales ]]; then CRM_SERVICES="customers sales"; fi
+fi
+export CRM_SERVICES
+SUITES=${BENCH_SUITES:-$CRM_SERVICES}
+
+# has LIST WORD: is WORD one of the words of LIST?
+has() { [[ " $1 " == *" $2 "* ]]; }
+
+# The demo orders belong to demo customers: customers must be loaded first.
+seen=
+for svc in $CRM_SERVICES; do
+    if [[ $svc == sales ]] && ! has "$seen" customers; then
+        echo "bench: CRM_SERVICES must list customers before sales" >&2
+        exit 2
+    fi
+    seen+=" $svc"
+done
+for svc in $SUITES; do
+    has "$CRM_SERVICES" "$svc" || {
+        echo "bench: BENCH_SUITES names $svc, which CRM_SERVICES ($CRM_SERVICES) lacks" >&2
+        exit 2
+    }
+done
 
 OUT=$CRM_STATE/bench
 DEMO_ROWS=1200
@@ -76,11 +138,29 @@ rss_kb() {
 # bench FILE LABEL [wrk args...]: run wrk, keep its output in $OUT/FILE.txt,
 # add a row to the table.
 ROWS=()
-bench() {
-    local out=$OUT/$1.txt name=$2 rps p50 p99 non2xx errors line
-    shift 2
-    printf 'bench: %-28s ' "$name"
-    wrk -t"$THREADS" -c"$CONNS" -d"${SECONDS_EACH}s" --timeout 10s --latency "$@" >"$out" 2>&1 || {
+bench() { bench_with "$THREADS" "$CONNS" "$@"; }
+
+# bench_with THREADS CONNECTIONS FILE LABEL [wrk args...]: the same with its
+# own thread and connection counts. With DONE_PREFIX set, the wrk script
+# stops each thread early and leaves DONE_PREFIX<thread number> behind; wrk
+# itself waits for -d, so it gets SIGINT (report and exit) once all are done.
+DONE_PREFIX=
+bench_with() {
+    local threads=$1 conns=$2 out=$OUT/$3.txt name=$4 rps p50 p99 non2xx errors line pid files
+    shift 4
+    printf 'bench: %-34s ' "$name"
+    [[ -z $DONE_PREFIX ]] || rm -f "$DONE_PREFIX"*
+    wrk -t"$threads" -c"$conns" -d"${SECONDS_EACH}s" --timeout 10s --latency "$@" >"$out" 2>&1 &
+    pid=$!
+    while [[ -n $DONE_PREFIX ]] && kill -0 "$pid" 2>/dev/null; do
+        files=("$DONE_PREFIX"*)
+        if [[ -e ${files[0]} ]] && ((${#files[@]} >= threads)); then
+            kill -INT "$pid" 2>/dev/null || true
+            break
+        fi
+        sleep 0.2
+    done
+    wait "$pid" || {
         echo "wrk failed:"
         cat "$out"
         return 1
@@ -99,10 +179,393 @@ bench() {
         esac
     done <"$out"
     echo "$rps req/s"
-    ROWS+=("$(printf '%-34s %10s %10s %10s %9s %8s' "$name" "$rps" "$p50" "$p99" "$non2xx" "$errors")")
+    ROWS+=("$(printf '%-40s %10s %10s %10s %9s %8s' "$name" "$rps" "$p50" "$p99" "$non2xx" "$errors")")
 }
 
 db() { mariadb --defaults-file="$CRM_STATE/mariadb/my.cnf" -N -B "$@"; }
+
+# Milliseconds since the epoch.
+now_ms() {
+    local t
+    t=$(date +%s%N)
+    echo $((t / 1000000))
+}
+
+# --------------------------------------------------------------------------
+# Customers
+
+bench_customers() {
+    local sup workers
+    # The ids to read: the demo rows (or, without demo data, rows made here).
+    range=$(db -e "SELECT COUNT(*), MIN(id), MAX(id) FROM
+        (SELECT id FROM crm_customers.customers ORDER BY id LIMIT $DEMO_ROWS) t")
+    read -r count lo hi <<<"$range"
+    if ((count < 100)); then
+        echo "bench: only $count customers (no demo data?): creating some first"
+        wrk -t"$THREADS" -c"$CONNS" -d3s -s tests/bench/post_create.lua "$BASE/api/v1/customers" \
+            -- "seed$TAG" >"$OUT/seed.txt" 2>&1
+        range=$(db -e "SELECT COUNT(*), MIN(id), MAX(id) FROM
+            (SELECT id FROM crm_customers.customers ORDER BY id LIMIT $DEMO_ROWS) t")
+        read -r count lo hi <<<"$range"
+    fi
+    ((count > 0)) || {
+        echo "bench: no customers to read" >&2
+        exit 1
+    }
+
+    sup=$("$STACK" pool-pid customers)
+    mapfile -t workers < <(children_of "$sup")
+    cat <<EOF
+
+bench: customers: ${#workers[@]} workers, ids $lo..$hi ($count rows)
+
+EOF
+
+    # Warm up (TLS sessions, worker connections, buffer pool); not reported.
+    wrk -t"$THREADS" -c"$CONNS" -d2s "$BASE/api/v1/customers/ping" >/dev/null 2>&1 || true
+
+    bench ping "GET /api/v1/customers/ping" "$BASE/api/v1/customers/ping"
+    bench get_by_id "GET /api/v1/customers/{id}" -s tests/bench/get_random.lua \
+        "$BASE/api/v1/customers" -- "$lo" "$hi"
+    bench list "GET /api/v1/customers?limit=50" "$BASE/api/v1/customers?limit=50"
+    bench create "POST /api/v1/customers" -s tests/bench/post_create.lua \
+        "$BASE/api/v1/customers" -- "$TAG"
+}
+
+# --------------------------------------------------------------------------
+# Sales
+
+# The wrk scripts of the sales runs, written into $OUT.
+write_sales_lua() {
+    cat >"$OUT/post_order.lua" <<'LUA'
+-- wrk script: POST /api/v1/orders with the same JSON body (args[1]) each time.
+local req
+
+function init(args)
+    req = wrk.format("POST", "/api/v1/orders", { ["Content-Type"] = "application/json" }, args[1])
+end
+
+function request()
+    return req
+end
+LUA
+    cat >"$OUT/confirm.lua" <<'LUA'
+-- wrk script: POST /api/v1/orders/{id}/confirm once for every id of FIRST..LAST.
+--
+--   wrk -s confirm.lua URL -- FIRST LAST THREADS DONE_PREFIX
+--
+-- Each thread walks its own slice of the ids. Once all its confirmations
+-- are answered it creates DONE_PREFIX<thread number> and stops; requests
+-- it must still send before that (other connections) read its last order.
+
+local next_thread = 0
+
+function setup(thread)
+    thread:set("thread_no", next_thread)
+    next_thread = next_thread + 1
+end
+
+local next_id, last, todo, done_file
+
+function init(args)
+    local first, final, threads = tonumber(args[1]), tonumber(args[2]), tonumber(args[3])
+    local t = thread_no or 0
+    local per = math.floor((final - first + 1) / threads)
+    next_id = first + t * per
+    last = (t == threads - 1) and final or next_id + per - 1
+    todo = last - next_id + 1
+    done_file = args[4] .. t
+end
+
+function request()
+    if next_id > last then
+        return wrk.format("GET", "/api/v1/orders/" .. last)
+    end
+    local id = next_id
+    next_id = next_id + 1
+    -- An empty body: wrk then sends Content-Length: 0.
+    return wrk.format("POST", "/api/v1/orders/" .. id .. "/confirm", {}, "")
+end
+
+function response()
+    todo = todo - 1
+    if todo == 0 then
+        local f = io.open(done_file, "w")
+        if f then
+            f:close()
+        end
+        wrk.thread:stop()
+    end
+end
+LUA
+}
+
+# Statements of a request as MariaDB times them. Sessions copy
+# slow_query_log and long_query_time when they connect, and a statement is
+# logged only when both the global and its session's slow_query_log are on:
+# the sales workers connect once while it is on, and afterwards it is on
+# only while sql_profile runs (off, it costs nothing).
+sql_log_arm() {
+    local sup workers n=0 i
+    db -e "SET GLOBAL long_query_time = 0, GLOBAL slow_query_log_file = '$OUT/slow-start.log',
+        GLOBAL slow_query_log = 1"
+    "$STACK" pool-stop sales >/dev/null
+    "$STACK" pool-start sales >/dev/null
+    sup=$("$STACK" pool-pid sales)
+    mapfile -t workers < <(children_of "$sup")
+    # Busy every worker until each has its connection.
+    for ((i = 0; i < 10 && n < ${#workers[@]}; i++)); do
+        wrk -t"$THREADS" -c$((2 * ${#workers[@]})) -d1s "$BASE/api/v1/sales/summary" \
+            >/dev/null 2>&1 || true
+        n=$(db -e "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'crm_sales'")
+    done
+    db -e "SET GLOBAL slow_query_log = 0, GLOBAL long_query_time = 10"
+    rm -f "$OUT/slow-start.log"
+    ((n >= ${#workers[@]})) ||
+        echo "bench: only $n of ${#workers[@]} sales workers connected: SQL profiles may miss some"
+}
+
+# Wait (at most 15 s) until no sales worker has run a statement for half a
+# second: a wrk run that ended leaves requests behind in NGINX and the pool.
+sales_idle() {
+    local quiet=0 i busy
+    for ((i = 0; i < 150 && quiet < 5; i++)); do
+        busy=$(db -e "SELECT COUNT(*) FROM information_schema.PROCESSLIST
+            WHERE USER = 'crm_sales' AND COMMAND <> 'Sleep'")
+        if [[ $busy == 0 ]]; then quiet=$((quiet + 1)); else quiet=0; fi
+        sleep 0.1
+    done
+}
+
+# InnoDB's row lock waits so far: count and milliseconds.
+row_locks() {
+    db -e "SELECT SUM(IF(VARIABLE_NAME = 'INNODB_ROW_LOCK_WAITS', VARIABLE_VALUE, 0)),
+        SUM(IF(VARIABLE_NAME = 'INNODB_ROW_LOCK_TIME', VARIABLE_VALUE, 0))
+        FROM information_schema.GLOBAL_STATUS"
+}
+
+# locked_bench FILE LABEL [wrk args...]: bench, then say how often and how
+# long its transactions waited for row locks.
+locked_bench() {
+    local w0 t0 w1 t1
+    read -r w0 t0 <<<"$(row_locks)"
+    bench "$@"
+    read -r w1 t1 <<<"$(row_locks)"
+    echo "bench:   InnoDB row lock waits: $((w1 - w0)), $((t1 - t0)) ms waited in all"
+}
+
+# sql_profile NAME LABEL FUNCTION: call FUNCTION i for i in 0..SQL_SAMPLES-1
+# (one request each, one after the other) with the slow log on, and add to
+# $OUT/sql.txt what the sales workers ran: statements per request, their
+# mean and highest time and rows examined as MariaDB counts them.
+sql_profile() {
+    local name=$1 label=$2 fn=$3 log=$OUT/slow-$1.log i codes=()
+    ((SQL_SAMPLES > 0)) || return 0
+    rm -f "$log"
+    sales_idle
+    db -e "SET GLOBAL slow_query_log_file = '$log', GLOBAL slow_query_log = 1"
+    for ((i = 0; i < SQL_SAMPLES; i++)); do
+        codes+=("$("$fn" "$i" || true)")
+    done
+    db -e "SET GLOBAL slow_query_log = 0"
+    {
+        echo
+        echo "SQL of $label: $SQL_SAMPLES requests one at a time, statuses $(printf '%s\n' "${codes[@]}" |
+            sort | uniq -c | awk '{printf "%s%s x %s", (NR > 1 ? ", " : ""), $1, $2}')"
+        awk -v n="$SQL_SAMPLES" -v want=crm_sales '
+            function flush(    k) {
+                if (stmt != "" && user == want) {
+                    k = stmt
+                    gsub(/'\''[^'\'']*'\''/, "?", k)
+                    gsub(/[0-9]+/, "N", k)
+                    gsub(/[ \t]+/, " ", k)
+                    sub(/^ /, "", k)
+                    k = substr(k, 1, 96)
+                    if (!(k in calls))
+                        keys[++nk] = k
+                    calls[k]++
+                    secs[k] += qt
+                    if (qt > top[k])
+                        top[k] = qt
+                    rows[k] += rx
+                    total += qt
+                }
+                stmt = ""
+            }
+            /^# User@Host:/ { flush(); user = $3; sub(/\[.*/, "", user); next }
+            /^# Query_time:/ { qt = $3; rx = $9; next }
+            /^#/ || /^SET timestamp=/ || /^use / { next }
+            { stmt = stmt " " $0 }
+            END {
+                flush()
+                printf "  %9s %9s %9s %10s  %s\n", "calls/req", "mean ms", "max ms", "rows exam.", "statement"
+                for (i = 1; i <= nk; i++) {
+                    k = keys[i]
+                    printf "  %9.2f %9.3f %9.3f %10.0f  %s\n", calls[k] / n, 1000 * secs[k] / calls[k],
+                        1000 * top[k], rows[k] / calls[k], k
+                }
+                printf "  SQL time per request: %.3f ms\n", 1000 * total / n
+            }' "$log"
+    } | tee -a "$OUT/sql.txt"
+}
+
+curl_code() { curl -sS -o /dev/null -w '%{http_code}' --cacert "$CRM_CA_FILE" "$@"; }
+req_summary() { curl_code "$BASE/api/v1/sales/summary?from=$FROM"; }
+req_create() {
+    curl_code -H 'Content-Type: application/json' --data-binary "$ORDER_BODY" "$BASE/api/v1/orders"
+}
+req_confirm() { curl_code -X POST "$BASE/api/v1/orders/$((SAMPLE_FIRST + $1))/confirm"; }
+
+# load_drafts COUNT CUSTOMER FIRST_PRODUCT PRODUCTS: COUNT draft orders for
+# CUSTOMER with ids from DRAFT_FIRST on, loaded as the DB admin, each with
+# 1..3 lines of products picked at random (a hash of the id) among the
+# PRODUCTS from id FIRST_PRODUCT on, with the totals and the per-day status
+# counts the service would have written.
+# MariaDB only (its seq_1_to_N tables).
+load_drafts() {
+    local count=$1 cust=$2 p0=$3 np=$4 first last
+    first=$(db crm_sales -e "SELECT COALESCE(MAX(id), 0) + 1 FROM orders")
+    last=$((first + count - 1))
+    DRAFT_FIRST=$first
+    db crm_sales <<SQL
+SET time_zone = '+00:00';
+START TRANSACTION;
+INSERT INTO orders (id, customer_id, currency, status, note)
+    SELECT seq, $cust, 'EUR', 'draft', 'bench draft' FROM seq_${first}_to_${last};
+INSERT INTO order_lines (order_id, product_id, sku, name, quantity, unit_price_cents,
+        line_total_cents)
+    SELECT o.seq, p.id, p.sku, p.name, k.seq, p.price_cents, k.seq * p.price_cents
+    FROM seq_${first}_to_${last} o
+    JOIN seq_1_to_3 k ON k.seq <= 1 + o.seq % 3
+    JOIN products p ON p.id = $p0 + CRC32(3 * o.seq + k.seq) % $np
+    ORDER BY o.seq, k.seq;
+UPDATE orders o JOIN (SELECT order_id, SUM(line_total_cents) AS total, COUNT(*) AS n
+        FROM order_lines WHERE order_id BETWEEN $first AND $last GROUP BY order_id) l
+    ON l.order_id = o.id
+    SET o.total_cents = l.total, o.line_count = l.n;
+INSERT INTO sales_daily_status (day, status, slot, orders)
+    SELECT DATE(created_at), 'draft', id % 8, COUNT(*) FROM orders
+    WHERE id BETWEEN $first AND $last GROUP BY DATE(created_at), id % 8
+    ON DUPLICATE KEY UPDATE orders = sales_daily_status.orders + VALUES(orders);
+COMMIT;
+SQL
+}
+
+# Do the per-day tables still add up to the orders? Prints the rows that
+# differ per table (0 0 0 when all is well).
+daily_diff() {
+    db crm_sales <<'SQL'
+SELECT
+ (SELECT COUNT(*) FROM (SELECT 1 FROM (
+    SELECT day, currency, slot, orders, revenue_cents FROM sales_daily
+    UNION ALL
+    SELECT DATE(confirmed_at), currency, id % 8, -COUNT(*), -SUM(total_cents) FROM orders
+    WHERE status IN ('confirmed', 'fulfilled') GROUP BY DATE(confirmed_at), currency, id % 8) t
+  GROUP BY day, currency, slot HAVING SUM(orders) <> 0 OR SUM(revenue_cents) <> 0) d),
+ (SELECT COUNT(*) FROM (SELECT 1 FROM (
+    SELECT day, product_id, currency, units, revenue_cents FROM sales_daily_products
+    UNION ALL
+    SELECT DATE(o.confirmed_at), l.product_id, o.currency, -SUM(l.quantity),
+        -SUM(l.line_total_cents)
+    FROM orders o JOIN order_lines l ON l.order_id = o.id
+    WHERE o.status IN ('confirmed', 'fulfilled')
+    GROUP BY DATE(o.confirmed_at), l.product_id, o.currency) t
+  GROUP BY day, product_id, currency HAVING SUM(units) <> 0 OR SUM(revenue_cents) <> 0) d),
+ (SELECT COUNT(*) FROM (SELECT 1 FROM (
+    SELECT day, status, slot, orders FROM sales_daily_status
+    UNION ALL
+    SELECT DATE(created_at), status, id % 8, -COUNT(*) FROM orders
+    GROUP BY DATE(created_at), status, id % 8) t
+  GROUP BY day, status, slot HAVING SUM(orders) <> 0) d)
+SQL
+}
+
+bench_sales() {
+    local n t0 sup workers p0 np=$SALES_PRODUCTS i sql cust first last confirmed diff
+    write_sales_lua
+
+    # The orders of the summary: sales.awk's instead of the demo's few.
+    n=$(db crm_sales -e "SELECT COUNT(*) FROM orders")
+    if ((n < ORDERS)); then
+        echo "bench: loading $ORDERS orders into crm_sales (scripts/demo/sales.awk)"
+        t0=$(now_ms)
+        db crm_sales <<'SQL'
+SET foreign_key_checks = 0;
+TRUNCATE TABLE order_lines;
+TRUNCATE TABLE orders;
+TRUNCATE TABLE products;
+TRUNCATE TABLE customers;
+TRUNCATE TABLE sales_daily;
+TRUNCATE TABLE sales_daily_products;
+TRUNCATE TABLE sales_daily_status;
+TRUNCATE TABLE idempotency_keys;
+SET foreign_key_checks = 1;
+SQL
+        awk -v n="$ORDERS" -f scripts/demo/sales.awk | db crm_sales
+        echo "bench: loaded in $(($(now_ms) - t0)) ms"
+    fi
+
+    # Products of their own whose stock is not tracked (never short), and a
+    # customer the replica knows, for the orders made here.
+    p0=$(db crm_sales -e "SELECT COALESCE(MAX(id), 0) + 1 FROM products")
+    sql="INSERT INTO products (id, sku, name, price_cents, currency, stock) VALUES "
+    for ((i = 0; i < np; i++)); do
+        ((i == 0)) || sql+=", "
+        sql+="($((p0 + i)), 'BENCH-$TAG-$i', 'Bench product $i', $((990 + 100 * i)), 'EUR', NULL)"
+    done
+    db crm_sales <<<"$sql;"
+    cust=$(db crm_sales -e "SELECT MIN(id) FROM customers WHERE deleted = 0")
+    [[ $cust =~ ^[0-9]+$ ]] || {
+        echo "bench: the sales replica knows no customer (no customers demo data?)" >&2
+        exit 1
+    }
+    ORDER_BODY="{\"customer_id\":$cust,\"lines\":[{\"product_id\":$p0,\"quantity\":1},"
+    ORDER_BODY+="{\"product_id\":$((p0 + 1)),\"quantity\":2},{\"product_id\":$((p0 + 2)),\"quantity\":3}]}"
+    FROM=$(date -u -d '200 days ago' +%F)
+
+    ((SQL_SAMPLES == 0)) || sql_log_arm
+    sup=$("$STACK" pool-pid sales)
+    mapfile -t workers < <(children_of "$sup")
+    cat <<EOF
+
+bench: sales: ${#workers[@]} workers, $(db crm_sales -e "SELECT COUNT(*) FROM orders") orders, \
+summary from $FROM, orders for customer $cust
+
+EOF
+
+    wrk -t1 -c1 -d2s "$BASE/api/v1/sales/summary?from=$FROM" >/dev/null 2>&1 || true
+    bench_with 1 1 summary_c1 "GET /api/v1/sales/summary (1 conn)" \
+        "$BASE/api/v1/sales/summary?from=$FROM"
+    bench_with $((THREADS < 8 ? THREADS : 8)) 8 summary_c8 "GET /api/v1/sales/summary (8 conns)" \
+        "$BASE/api/v1/sales/summary?from=$FROM"
+    sql_profile summary "GET /api/v1/sales/summary?from=$FROM" req_summary
+
+    locked_bench create_order "POST /api/v1/orders (3 lines)" -s "$OUT/post_order.lua" \
+        "$BASE/api/v1/orders" -- "$ORDER_BODY"
+    sql_profile create_order "POST /api/v1/orders (3 lines)" req_create
+
+    # Drafts to confirm, the last SQL_SAMPLES of them for the profile.
+    t0=$(now_ms)
+    load_drafts $((DRAFTS + SQL_SAMPLES)) "$cust" "$p0" "$np"
+    first=$DRAFT_FIRST
+    last=$((first + DRAFTS - 1))
+    SAMPLE_FIRST=$((last + 1))
+    echo "bench: $DRAFTS drafts (ids $first..$last) loaded in $(($(now_ms) - t0)) ms"
+    DONE_PREFIX=$OUT/confirm-done-
+    locked_bench confirm "POST /api/v1/orders/{id}/confirm" -s "$OUT/confirm.lua" \
+        "$BASE/api/v1/orders" -- "$first" "$last" "$THREADS" "$DONE_PREFIX"
+    DONE_PREFIX=
+    confirmed=$(db crm_sales -e "SELECT COUNT(*) FROM orders
+        WHERE id BETWEEN $first AND $last AND status = 'confirmed'")
+    echo "bench: $confirmed of the $DRAFTS drafts are confirmed now"
+    sql_profile confirm "POST /api/v1/orders/{id}/confirm" req_confirm
+
+    read -r -a diff <<<"$(daily_diff)"
+    echo "bench: rows of sales_daily, sales_daily_products, sales_daily_status that" \
+        "disagree with the orders: ${diff[*]}"
+}
+
+# --------------------------------------------------------------------------
 
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -116,54 +579,28 @@ set -a
 eval "$("$STACK" env)"
 set +a
 mkdir -p "$OUT"
+rm -f "$OUT/sql.txt"
 
 BASE=$CRM_BASE_URL
 TAG=$(date +%s)
 
-# The ids to read: the demo rows (or, without demo data, rows made here).
-range=$(db -e "SELECT COUNT(*), MIN(id), MAX(id) FROM
-    (SELECT id FROM crm_customers.customers ORDER BY id LIMIT $DEMO_ROWS) t")
-read -r count lo hi <<<"$range"
-if ((count < 100)); then
-    echo "bench: only $count customers (no demo data?): creating some first"
-    wrk -t"$THREADS" -c"$CONNS" -d3s -s tests/bench/post_create.lua "$BASE/api/v1/customers" \
-        -- "seed$TAG" >"$OUT/seed.txt" 2>&1
-    range=$(db -e "SELECT COUNT(*), MIN(id), MAX(id) FROM
-        (SELECT id FROM crm_customers.customers ORDER BY id LIMIT $DEMO_ROWS) t")
-    read -r count lo hi <<<"$range"
-fi
-((count > 0)) || {
-    echo "bench: no customers to read" >&2
-    exit 1
-}
-
-sup=$("$STACK" pool-pid customers)
-mapfile -t workers < <(children_of "$sup")
 cat <<EOF
 
-bench: $(nproc) cores, ${#workers[@]} workers, fastcgi_keep_conn $CRM_NGINX_KEEP_CONN,
-bench: wrk $THREADS threads x $CONNS connections, ${SECONDS_EACH}s per route,
-bench: ids $lo..$hi ($count rows), $BASE
-
+bench: $(nproc) cores, services: $CRM_SERVICES, fastcgi_keep_conn $CRM_NGINX_KEEP_CONN,
+bench: wrk $THREADS threads x $CONNS connections, ${SECONDS_EACH}s per route, $BASE
 EOF
 
-# Warm up (TLS sessions, worker connections, buffer pool); not reported.
-wrk -t"$THREADS" -c"$CONNS" -d2s "$BASE/api/v1/customers/ping" >/dev/null 2>&1 || true
-
-bench ping "GET /api/v1/customers/ping" "$BASE/api/v1/customers/ping"
-bench get_by_id "GET /api/v1/customers/{id}" -s tests/bench/get_random.lua \
-    "$BASE/api/v1/customers" -- "$lo" "$hi"
-bench list "GET /api/v1/customers?limit=50" "$BASE/api/v1/customers?limit=50"
-bench create "POST /api/v1/customers" -s tests/bench/post_create.lua \
-    "$BASE/api/v1/customers" -- "$TAG"
+if has "$SUITES" customers; then bench_customers; fi
+if has "$SUITES" sales; then bench_sales; fi
 
 {
     echo
-    printf '%-34s %10s %10s %10s %9s %8s\n' route req/s p50 p99 non-2xx errors
+    printf '%-40s %10s %10s %10s %9s %8s\n' route req/s p50 p99 non-2xx errors
     printf '%s\n' "${ROWS[@]}"
+    if [[ -s $OUT/sql.txt ]]; then cat "$OUT/sql.txt"; fi
 } | tee "$OUT/results.txt"
 
-if ((RSS_REQUESTS > 0)); then
+if has "$SUITES" customers && ((RSS_REQUESTS > 0)); then
     sup=$("$STACK" pool-pid customers)
     mapfile -t before < <(children_of "$sup")
     declare -A rss_before=()
