@@ -181,6 +181,74 @@ void crm_api_page_end(crm_buf *b, const char *next_cursor)
     crm_api_put_str(b, next_cursor);
 }
 
+void crm_api_list_params(crm_req *r, const char *list, const char *const *sorts, crm_api_list *l,
+                         crm_field_error *errs, size_t *ne)
+{
+    crm_arena *a = crm_req_arena(r);
+    const char *s;
+    size_t n = 0;
+
+    memset(l, 0, sizeof(*l));
+    l->limit = CRM_API_LIMIT_DEFAULT;
+    if ((s = crm_req_query(r, "limit")) != NULL &&
+        crm_api_parse_int(s, 1, CRM_API_LIMIT_MAX, &l->limit) != CRM_OK) {
+        errs[*ne].field = "limit";
+        errs[(*ne)++].message = "must be an integer between 1 and 200";
+        l->limit = CRM_API_LIMIT_DEFAULT;
+    }
+    if ((s = crm_req_query(r, "sort")) != NULL) {
+        while (sorts[n] != NULL && strcmp(sorts[n], s) != 0)
+            n++;
+        if (sorts[n] != NULL) {
+            l->sort = (int)n;
+        } else {
+            crm_buf m;
+            crm_buf_init(&m, 1024);
+            crm_buf_puts(&m, "must be one of:");
+            for (size_t i = 0; sorts[i] != NULL; i++)
+                crm_buf_printf(&m, "%s %s", i > 0 ? "," : "", sorts[i]);
+            errs[*ne].field = "sort";
+            errs[(*ne)++].message = crm_arena_strndup(a, m.data, m.len);
+            crm_buf_free(&m);
+        }
+    }
+    if ((s = crm_req_query(r, "count")) != NULL) {
+        if (strcmp(s, "true") == 0) {
+            l->count = 1;
+        } else if (strcmp(s, "false") != 0) {
+            errs[*ne].field = "count";
+            errs[(*ne)++].message = "must be true or false";
+        }
+    }
+    l->scope = crm_arena_printf(a, "%s:%s", list, sorts[l->sort]);
+    if ((s = crm_req_query(r, "cursor")) != NULL) {
+        const char *scope, *value;
+        int64_t id;
+        if (crm_cursor_decode(a, s, &scope, &value, &id) != CRM_OK) {
+            errs[*ne].field = "cursor";
+            errs[(*ne)++].message = "is not a cursor this list gave out";
+        } else if (strcmp(scope, l->scope) != 0) {
+            errs[*ne].field = "cursor";
+            errs[(*ne)++].message = "belongs to another list or sort order";
+        } else {
+            l->after = 1;
+            l->after_value = value;
+            l->after_id = id;
+        }
+    }
+}
+
+void crm_api_page_finish(crm_buf *b, crm_arena *a, const crm_api_list *l, size_t fetched,
+                         const char *last_value, int64_t last_id, int64_t count)
+{
+    int more = fetched > (size_t)l->limit;
+    crm_api_page_end(b, more ? crm_cursor_encode(a, l->scope, last_value ? last_value : "", last_id)
+                             : NULL);
+    if (l->count)
+        crm_buf_printf(b, ",\"count\":%lld", (long long)count);
+    crm_buf_putc(b, '}');
+}
+
 int crm_api_send(crm_req *r, int status, const crm_buf *b)
 {
     return crm_res_send(r, status, CRM_API_JSON, b->data, b->len);

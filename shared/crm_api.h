@@ -10,6 +10,7 @@
 #define CRM_API_H
 
 #include "crm_buf.h"
+#include "crm_cursor.h"
 #include "crm_db.h"
 #include "crm_field.h"
 #include "crm_idem.h"
@@ -69,6 +70,39 @@ void crm_api_put_id(crm_buf *b, int64_t v);
 void crm_api_page_begin(crm_buf *b);
 void crm_api_page_sep(crm_buf *b, size_t i);
 void crm_api_page_end(crm_buf *b, const char *next_cursor);
+
+/*
+ * The parameters every list takes: limit (1..200, default 50), sort (one
+ * of sorts, the first by default), count (true|false) and cursor (one this
+ * list gave out for this sort: its scope is "<list>:<sort>").
+ */
+#define CRM_API_LIMIT_DEFAULT 50
+#define CRM_API_LIMIT_MAX     200
+
+typedef struct {
+    int64_t limit;
+    int sort;  /* index into sorts */
+    int count; /* count=true */
+    int after; /* a cursor was given: after_value, after_id */
+    const char *after_value;
+    int64_t after_id;
+    const char *scope; /* cursor scope, in the arena */
+} crm_api_list;
+
+/*
+ * Read them from r's query into l. Each problem is appended to errs[*ne]
+ * (room for 4 is needed); the caller answers crm_api_bad_query with the
+ * errors of every parameter at once.
+ */
+void crm_api_list_params(crm_req *r, const char *list, const char *const *sorts, crm_api_list *l,
+                         crm_field_error *errs, size_t *ne);
+/*
+ * Close a page begun by crm_api_page_begin whose rows were fetched with
+ * limit + 1: next_cursor from the last row shown (value and id) when more
+ * came, ",\"count\":N" when asked, and the closing brace.
+ */
+void crm_api_page_finish(crm_buf *b, crm_arena *a, const crm_api_list *l, size_t fetched,
+                         const char *last_value, int64_t last_id, int64_t count);
 
 /* 200/201... with body b as JSON. Returns status. */
 int crm_api_send(crm_req *r, int status, const crm_buf *b);

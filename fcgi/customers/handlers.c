@@ -282,17 +282,18 @@ int customers_list(crm_req *r)
         "limit", "cursor", "status", "owner", "tag", "q", "sort", "count", NULL,
     };
     crm_arena *a = crm_req_arena(r);
-    crm_field_error errs[8];
+    crm_field_error errs[12];
     size_t ne = 0;
     customer_filter f;
-    int64_t limit = LIMIT_DEFAULT, v;
-    int want_count = 0, rc;
+    crm_api_list l;
+    int64_t v;
+    int rc;
     const char *s;
 
     if ((rc = crm_req_query_check(r, params)) != CRM_OK)
         return rc;
     memset(&f, 0, sizeof(f));
-    f.sort = SORT_CREATED_DESC;
+    crm_api_list_params(r, "customers", customer_sorts, &l, errs, &ne);
 
 #define QERR(name_, msg_)                                                                          \
     do {                                                                                           \
@@ -301,9 +302,6 @@ int customers_list(crm_req *r)
         ne++;                                                                                      \
     } while (0)
 
-    if ((s = crm_req_query(r, "limit")) != NULL &&
-        crm_api_parse_int(s, 1, LIMIT_MAX, &limit) != CRM_OK)
-        QERR("limit", "must be an integer between 1 and 200");
     if ((s = crm_req_query(r, "status")) != NULL) {
         if (crm_api_in_list(statuses, s))
             f.status = s;
@@ -339,62 +337,31 @@ int customers_list(crm_req *r)
         else
             QERR("q", "needs a word of at least 3 letters or digits");
     }
-    if ((s = crm_req_query(r, "sort")) != NULL) {
-        int k = 0;
-        while (customer_sorts[k] != NULL && strcmp(customer_sorts[k], s) != 0)
-            k++;
-        if (customer_sorts[k] == NULL)
-            QERR("sort", "must be one of: -created_at, created_at, name, -name, updated_at, "
-                         "-updated_at");
-        else
-            f.sort = k;
-    }
-    if ((s = crm_req_query(r, "count")) != NULL) {
-        if (strcmp(s, "true") == 0)
-            want_count = 1;
-        else if (strcmp(s, "false") != 0)
-            QERR("count", "must be true or false");
-    }
-    if ((s = crm_req_query(r, "cursor")) != NULL) {
-        const char *sort, *value;
-        int64_t id;
-        if (crm_cursor_decode(a, s, &sort, &value, &id) != CRM_OK)
-            QERR("cursor", "is not a cursor this list gave out");
-        else if (strcmp(sort, customer_sorts[f.sort]) != 0)
-            QERR("cursor", "belongs to another sort order");
-        else {
-            f.after = 1;
-            f.after_value = value;
-            f.after_id = id;
-        }
-    }
 #undef QERR
     if (ne > 0)
         return crm_api_bad_query(r, errs, ne);
 
-    f.limit = (int)limit + 1; /* one more tells whether a next page exists */
+    f.sort = l.sort;
+    f.after = l.after;
+    f.after_value = l.after_value;
+    f.after_id = l.after_id;
+    f.limit = (int)l.limit + 1; /* one more tells whether a next page exists */
     customer *rows = crm_arena_alloc(a, sizeof(customer) * (size_t)f.limit);
     size_t n = 0;
     int64_t count = 0;
     if ((rc = store_customer_list(db, a, &f, rows, &n)) != CRM_OK)
         return db_error(r, rc);
-    if (want_count && (rc = store_customer_count(db, &f, &count)) != CRM_OK)
+    if (l.count && (rc = store_customer_count(db, &f, &count)) != CRM_OK)
         return db_error(r, rc);
 
-    size_t shown = n > (size_t)limit ? (size_t)limit : n;
+    size_t shown = n > (size_t)l.limit ? (size_t)l.limit : n;
     crm_api_page_begin(&out);
     for (size_t i = 0; i < shown; i++) {
         crm_api_page_sep(&out, i);
         customer_json(&out, &rows[i]);
     }
     const customer *last = &rows[shown > 0 ? shown - 1 : 0];
-    crm_api_page_end(&out, n > shown ? crm_cursor_encode(a, customer_sorts[f.sort],
-                                                         last->sort_value ? last->sort_value : "",
-                                                         last->id)
-                                     : NULL);
-    if (want_count)
-        crm_buf_printf(&out, ",\"count\":%lld", (long long)count);
-    crm_buf_putc(&out, '}');
+    crm_api_page_finish(&out, a, &l, n, last->sort_value, last->id, count);
     return crm_api_send(r, 200, &out);
 }
 

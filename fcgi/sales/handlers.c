@@ -8,7 +8,6 @@
 
 #include "crm_api.h"
 #include "crm_body.h"
-#include "crm_cursor.h"
 #include "crm_fts.h"
 #include "crm_valid.h"
 
@@ -16,11 +15,9 @@
 #include <string.h>
 #include <time.h>
 
-#define LIMIT_DEFAULT 50
-#define LIMIT_MAX     200
-#define OUT_CAP       (16u << 20)
-#define SUMMARY_DAYS  3660
-#define TOP_MAX       100
+#define OUT_CAP      (16u << 20)
+#define SUMMARY_DAYS 3660
+#define TOP_MAX      100
 
 crm_db *sales_db;
 crm_buf sales_out; /* response body, reused by every request of the worker */
@@ -222,18 +219,18 @@ int products_list(crm_req *r)
         "limit", "cursor", "active", "currency", "q", "sort", "count", NULL,
     };
     crm_arena *a = crm_req_arena(r);
-    crm_field_error errs[8];
+    crm_field_error errs[10];
     size_t ne = 0;
     product_filter f;
-    int64_t limit = LIMIT_DEFAULT;
-    int want_count = 0, rc;
+    crm_api_list l;
+    int rc;
     const char *s;
 
     if ((rc = crm_req_query_check(r, params)) != CRM_OK)
         return rc;
     memset(&f, 0, sizeof(f));
-    f.sort = PSORT_CREATED_DESC;
     f.active = -1;
+    crm_api_list_params(r, "products", product_sorts, &l, errs, &ne);
 
 #define QERR(name_, msg_)                                                                          \
     do {                                                                                           \
@@ -242,9 +239,6 @@ int products_list(crm_req *r)
         ne++;                                                                                      \
     } while (0)
 
-    if ((s = crm_req_query(r, "limit")) != NULL &&
-        crm_api_parse_int(s, 1, LIMIT_MAX, &limit) != CRM_OK)
-        QERR("limit", "must be an integer between 1 and 200");
     if ((s = crm_req_query(r, "active")) != NULL) {
         if (strcmp(s, "true") == 0)
             f.active = 1;
@@ -266,62 +260,31 @@ int products_list(crm_req *r)
         else
             QERR("q", "needs a word of at least 3 letters or digits");
     }
-    if ((s = crm_req_query(r, "sort")) != NULL) {
-        int k = 0;
-        while (product_sorts[k] != NULL && strcmp(product_sorts[k], s) != 0)
-            k++;
-        if (product_sorts[k] == NULL)
-            QERR("sort", "must be one of: -created_at, created_at, name, -name, sku, -sku");
-        else
-            f.sort = k;
-    }
-    if ((s = crm_req_query(r, "count")) != NULL) {
-        if (strcmp(s, "true") == 0)
-            want_count = 1;
-        else if (strcmp(s, "false") != 0)
-            QERR("count", "must be true or false");
-    }
-    if ((s = crm_req_query(r, "cursor")) != NULL) {
-        const char *sort, *value;
-        int64_t id;
-        if (crm_cursor_decode(a, s, &sort, &value, &id) != CRM_OK)
-            QERR("cursor", "is not a cursor this list gave out");
-        else if (strcmp(sort, crm_arena_printf(a, "products:%s", product_sorts[f.sort])) != 0)
-            QERR("cursor", "belongs to another list or sort order");
-        else {
-            f.after = 1;
-            f.after_value = value;
-            f.after_id = id;
-        }
-    }
 #undef QERR
     if (ne > 0)
         return crm_api_bad_query(r, errs, ne);
 
-    f.limit = (int)limit + 1; /* one more tells whether a next page exists */
+    f.sort = l.sort;
+    f.after = l.after;
+    f.after_value = l.after_value;
+    f.after_id = l.after_id;
+    f.limit = (int)l.limit + 1; /* one more tells whether a next page exists */
     product *rows = crm_arena_alloc(a, sizeof(product) * (size_t)f.limit);
     size_t n = 0;
     int64_t count = 0;
     if ((rc = store_product_list(sales_db, a, &f, rows, &n)) != CRM_OK)
         return sales_db_error(r, rc);
-    if (want_count && (rc = store_product_count(sales_db, &f, &count)) != CRM_OK)
+    if (l.count && (rc = store_product_count(sales_db, &f, &count)) != CRM_OK)
         return sales_db_error(r, rc);
 
-    size_t shown = n > (size_t)limit ? (size_t)limit : n;
+    size_t shown = n > (size_t)l.limit ? (size_t)l.limit : n;
     crm_api_page_begin(&sales_out);
     for (size_t i = 0; i < shown; i++) {
         crm_api_page_sep(&sales_out, i);
         product_json(&sales_out, &rows[i]);
     }
     const product *last = &rows[shown > 0 ? shown - 1 : 0];
-    crm_api_page_end(
-        &sales_out,
-        n > shown ? crm_cursor_encode(a, crm_arena_printf(a, "products:%s", product_sorts[f.sort]),
-                                      last->sort_value ? last->sort_value : "", last->id)
-                  : NULL);
-    if (want_count)
-        crm_buf_printf(&sales_out, ",\"count\":%lld", (long long)count);
-    crm_buf_putc(&sales_out, '}');
+    crm_api_page_finish(&sales_out, a, &l, n, last->sort_value, last->id, count);
     return crm_api_send(r, 200, &sales_out);
 }
 

@@ -10,7 +10,6 @@
 
 #include "crm_api.h"
 #include "crm_body.h"
-#include "crm_cursor.h"
 #include "crm_valid.h"
 
 #include <stdio.h>
@@ -18,10 +17,8 @@
 #include <string.h>
 #include <time.h>
 
-#define LIMIT_DEFAULT 50
-#define LIMIT_MAX     200
-#define ID_MAX        ((INT64_C(1) << 53) - 1)
-#define NOTE_MAX      2000
+#define ID_MAX   ((INT64_C(1) << 53) - 1)
+#define NOTE_MAX 2000
 /* A transaction found the input wrong (422 with the errors collected). */
 #define TX_UNPROCESSABLE 1
 /* A change named a line the order does not have (404). */
@@ -478,18 +475,19 @@ int orders_list(crm_req *r)
         "limit", "cursor", "customer", "status", "campaign", "from", "to", "sort", "count", NULL,
     };
     crm_arena *a = crm_req_arena(r);
-    crm_field_error errs[10];
+    crm_field_error errs[12];
     size_t ne = 0;
     order_filter f;
-    int64_t limit = LIMIT_DEFAULT, v;
-    int want_count = 0, rc;
+    crm_api_list l;
+    int64_t v;
+    int rc;
     order_status st;
     const char *s, *from = NULL, *to = NULL;
 
     if ((rc = crm_req_query_check(r, params)) != CRM_OK)
         return rc;
     memset(&f, 0, sizeof(f));
-    f.sort = OSORT_CREATED_DESC;
+    crm_api_list_params(r, "orders", order_sorts, &l, errs, &ne);
 
 #define QERR(name_, msg_)                                                                          \
     do {                                                                                           \
@@ -498,9 +496,6 @@ int orders_list(crm_req *r)
         ne++;                                                                                      \
     } while (0)
 
-    if ((s = crm_req_query(r, "limit")) != NULL &&
-        crm_api_parse_int(s, 1, LIMIT_MAX, &limit) != CRM_OK)
-        QERR("limit", "must be an integer between 1 and 200");
     if ((s = crm_req_query(r, "customer")) != NULL) {
         if (crm_api_parse_int(s, 1, ID_MAX, &v) == CRM_OK)
             f.customer = v;
@@ -529,35 +524,6 @@ int orders_list(crm_req *r)
     }
     if (from != NULL && to != NULL && strcmp(from, to) > 0)
         QERR("from", "must not be after to");
-    if ((s = crm_req_query(r, "sort")) != NULL) {
-        int k = 0;
-        while (order_sorts[k] != NULL && strcmp(order_sorts[k], s) != 0)
-            k++;
-        if (order_sorts[k] == NULL)
-            QERR("sort", "must be one of: -created_at, created_at");
-        else
-            f.sort = k;
-    }
-    if ((s = crm_req_query(r, "count")) != NULL) {
-        if (strcmp(s, "true") == 0)
-            want_count = 1;
-        else if (strcmp(s, "false") != 0)
-            QERR("count", "must be true or false");
-    }
-    const char *scope = crm_arena_printf(a, "orders:%s", order_sorts[f.sort]);
-    if ((s = crm_req_query(r, "cursor")) != NULL) {
-        const char *sort, *value;
-        int64_t id;
-        if (crm_cursor_decode(a, s, &sort, &value, &id) != CRM_OK)
-            QERR("cursor", "is not a cursor this list gave out");
-        else if (strcmp(sort, scope) != 0)
-            QERR("cursor", "belongs to another list or sort order");
-        else {
-            f.after = 1;
-            f.after_value = value;
-            f.after_id = id;
-        }
-    }
 #undef QERR
     if (ne > 0)
         return crm_api_bad_query(r, errs, ne);
@@ -566,29 +532,27 @@ int orders_list(crm_req *r)
     if (to != NULL)
         f.to = day_start(a, to, 1);
 
-    f.limit = (int)limit + 1;
+    f.sort = l.sort;
+    f.after = l.after;
+    f.after_value = l.after_value;
+    f.after_id = l.after_id;
+    f.limit = (int)l.limit + 1;
     order *rows = crm_arena_alloc(a, sizeof(order) * (size_t)f.limit);
     size_t n = 0;
     int64_t count = 0;
     if ((rc = store_order_list(sales_db, a, &f, rows, &n)) != CRM_OK)
         return sales_db_error(r, rc);
-    if (want_count && (rc = store_order_count(sales_db, &f, &count)) != CRM_OK)
+    if (l.count && (rc = store_order_count(sales_db, &f, &count)) != CRM_OK)
         return sales_db_error(r, rc);
 
-    size_t shown = n > (size_t)limit ? (size_t)limit : n;
+    size_t shown = n > (size_t)l.limit ? (size_t)l.limit : n;
     crm_api_page_begin(&sales_out);
     for (size_t i = 0; i < shown; i++) {
         crm_api_page_sep(&sales_out, i);
         order_json(&sales_out, &rows[i], 0);
     }
     const order *last = &rows[shown > 0 ? shown - 1 : 0];
-    crm_api_page_end(
-        &sales_out,
-        n > shown ? crm_cursor_encode(a, scope, last->sort_value ? last->sort_value : "", last->id)
-                  : NULL);
-    if (want_count)
-        crm_buf_printf(&sales_out, ",\"count\":%lld", (long long)count);
-    crm_buf_putc(&sales_out, '}');
+    crm_api_page_finish(&sales_out, a, &l, n, last->sort_value, last->id, count);
     return crm_api_send(r, 200, &sales_out);
 }
 

@@ -838,6 +838,118 @@ static json_object *page(crm_buf *b, const int64_t *ids, size_t n, const char *n
     return o;
 }
 
+/* A GET of the list with query string qs. */
+static crm_req *list_req(const char *qs)
+{
+    fake_req_done(&f);
+    fake_req_init(&f);
+    fake_req_set(&f, "REQUEST_METHOD", "GET");
+    fake_req_set(&f, "REQUEST_URI", crm_arena_printf(arena, "/api/v1/things?%s", qs));
+    fake_req_set(&f, "QUERY_STRING", qs);
+    return crm_req_new(arena, &fake_req_io, &f, 4096);
+}
+
+static const char *const list_sorts[] = { "-created_at", "name", NULL };
+
+START_TEST(test_list_params_defaults_and_values)
+{
+    crm_field_error errs[4];
+    size_t ne = 0;
+    crm_api_list l;
+
+    crm_api_list_params(list_req(""), "things", list_sorts, &l, errs, &ne);
+    ck_assert_uint_eq(ne, 0);
+    ck_assert_int_eq(l.limit, CRM_API_LIMIT_DEFAULT);
+    ck_assert_int_eq(l.sort, 0);
+    ck_assert_int_eq(l.count, 0);
+    ck_assert_int_eq(l.after, 0);
+    ck_assert_str_eq(l.scope, "things:-created_at");
+
+    crm_api_list_params(list_req("limit=200&sort=name&count=true"), "things", list_sorts, &l, errs,
+                        &ne);
+    ck_assert_uint_eq(ne, 0);
+    ck_assert_int_eq(l.limit, 200);
+    ck_assert_int_eq(l.sort, 1);
+    ck_assert_int_eq(l.count, 1);
+    ck_assert_str_eq(l.scope, "things:name");
+
+    crm_api_list_params(list_req("count=false&limit=1"), "things", list_sorts, &l, errs, &ne);
+    ck_assert_uint_eq(ne, 0);
+    ck_assert_int_eq(l.count, 0);
+    ck_assert_int_eq(l.limit, 1);
+}
+END_TEST
+
+START_TEST(test_list_params_errors)
+{
+    crm_field_error errs[4];
+    size_t ne = 0;
+    crm_api_list l;
+
+    crm_api_list_params(list_req("limit=0&sort=age&count=yes&cursor=zzz"), "things", list_sorts, &l,
+                        errs, &ne);
+    ck_assert_uint_eq(ne, 4);
+    ck_assert_str_eq(errs[0].field, "limit");
+    ck_assert_str_eq(errs[1].field, "sort");
+    ck_assert_str_eq(errs[1].message, "must be one of: -created_at, name");
+    ck_assert_str_eq(errs[2].field, "count");
+    ck_assert_str_eq(errs[3].field, "cursor");
+    ck_assert_int_eq(l.limit, CRM_API_LIMIT_DEFAULT); /* a bad limit leaves the default */
+    ck_assert_int_eq(l.after, 0);
+
+    ne = 0;
+    crm_api_list_params(list_req("limit=201"), "things", list_sorts, &l, errs, &ne);
+    ck_assert_uint_eq(ne, 1);
+}
+END_TEST
+
+/* A cursor is good for its own list and sort only. */
+START_TEST(test_list_cursor_scope)
+{
+    crm_field_error errs[4];
+    size_t ne = 0;
+    crm_api_list l;
+    crm_buf b;
+
+    crm_cursor_set_key("k", 1);
+    crm_buf_init(&b, 0);
+    crm_api_list_params(list_req("sort=name&limit=2"), "things", list_sorts, &l, errs, &ne);
+    crm_api_page_begin(&b);
+    crm_api_page_finish(&b, arena, &l, 3, "Ada", 42, 0); /* 3 fetched > limit 2: more */
+    json_object *o = json_tokener_parse(b.data), *v;
+    ck_assert_ptr_nonnull(o);
+    ck_assert(json_object_object_get_ex(o, "next_cursor", &v));
+    char *cur = crm_arena_strdup(arena, json_object_get_string(v));
+    ck_assert(!json_object_object_get_ex(o, "count", &v)); /* not asked */
+    json_object_put(o);
+
+    char *qs = crm_arena_printf(arena, "sort=name&cursor=%s", cur);
+    crm_api_list_params(list_req(qs), "things", list_sorts, &l, errs, &ne);
+    ck_assert_uint_eq(ne, 0);
+    ck_assert_int_eq(l.after, 1);
+    ck_assert_str_eq(l.after_value, "Ada");
+    ck_assert_int_eq(l.after_id, 42);
+
+    /* Another sort, or another list, refuses it. */
+    crm_api_list_params(list_req(crm_arena_printf(arena, "cursor=%s", cur)), "things", list_sorts,
+                        &l, errs, &ne);
+    ck_assert_uint_eq(ne, 1);
+    ck_assert_str_eq(errs[0].message, "belongs to another list or sort order");
+    ne = 0;
+    crm_api_list_params(list_req(qs), "others", list_sorts, &l, errs, &ne);
+    ck_assert_uint_eq(ne, 1);
+    ck_assert_int_eq(l.after, 0);
+
+    /* The last page: no cursor; count when asked. */
+    ne = 0;
+    crm_api_list_params(list_req("count=true&limit=2"), "things", list_sorts, &l, errs, &ne);
+    crm_api_page_begin(&b);
+    crm_api_page_finish(&b, arena, &l, 2, "x", 1, 7);
+    ck_assert_str_eq(b.data, "{\"items\":[],\"next_cursor\":null,\"count\":7}");
+    crm_buf_free(&b);
+}
+END_TEST
+
 START_TEST(test_page)
 {
     crm_buf b;
@@ -1202,6 +1314,9 @@ static Suite *api_suite(void)
     tcase_add_test(tc, test_put_str);
     tcase_add_test(tc, test_put_id);
     tcase_add_test(tc, test_page);
+    tcase_add_test(tc, test_list_params_defaults_and_values);
+    tcase_add_test(tc, test_list_params_errors);
+    tcase_add_test(tc, test_list_cursor_scope);
     tcase_add_test(tc, test_send);
     tcase_add_test(tc, test_created_json);
     tcase_add_test(tc, test_created_form_html);
