@@ -216,7 +216,7 @@ int products_get(crm_req *r)
 int products_list(crm_req *r)
 {
     static const char *const params[] = {
-        "limit", "cursor", "active", "currency", "q", "sort", "count", NULL,
+        "limit", "cursor", "active", "currency", "sku", "q", "sort", "count", NULL,
     };
     crm_arena *a = crm_req_arena(r);
     crm_field_error errs[10];
@@ -252,6 +252,12 @@ int products_list(crm_req *r)
             f.currency = s;
         else
             QERR("currency", "must be an ISO 4217 currency code in upper case, like EUR");
+    }
+    if ((s = crm_req_query(r, "sku")) != NULL) {
+        if (*s != '\0' && strlen(s) <= 64 && is_sku(s))
+            f.sku = s;
+        else
+            QERR("sku", "must be a SKU: 1 to 64 letters, digits, '.', '_' or '-'");
     }
     if ((s = crm_req_query(r, "q")) != NULL) {
         char *q;

@@ -133,6 +133,7 @@ typedef struct {
     int sort;
     int active; /* -1: any */
     const char *currency;
+    const char *sku; /* exact (case-insensitive, as the unique key) */
     const char *fts;
     int after;
     const char *after_value;

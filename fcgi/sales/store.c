@@ -45,10 +45,10 @@ enum {
     ST_SUM_TOTALS,
     ST_SUM_STATUS,
     ST_SUM_TOP,
-    ST_PRODUCT_COUNT_BASE = 48, /* + mask (8) */
-    ST_PRODUCT_LIST_BASE = 64,  /* + (sort * 8 + mask) * 2 + cursor: 96 */
-    ST_ORDER_COUNT_BASE = 176,  /* + mask (32) */
-    ST_ORDER_LIST_BASE = 256,   /* + (sort * 32 + mask) * 2 + cursor: 128 */
+    ST_PRODUCT_COUNT_BASE = 48, /* + mask (16) */
+    ST_PRODUCT_LIST_BASE = 64,  /* + (sort * 16 + mask) * 2 + cursor: 192 */
+    ST_ORDER_COUNT_BASE = 256,  /* + mask (32) */
+    ST_ORDER_LIST_BASE = 288,   /* + (sort * 32 + mask) * 2 + cursor: 128, up to 415 */
 };
 
 /* ---- products ---- */
@@ -71,12 +71,13 @@ static const char SQL_PRODUCT_IN_USE[] =
     "SELECT 1 FROM order_lines WHERE product_id = ? LIMIT 1 LOCK IN SHARE MODE";
 static const char SQL_PRODUCT_DELETE[] = "DELETE FROM products WHERE id = ?";
 
-/* List fragments. Filters bind in this order: active, currency, fts. */
-enum { PF_ACTIVE = 1, PF_CURRENCY = 2, PF_FTS = 4, PF_ALL = 8 };
+/* List fragments. Filters bind in this order: active, currency, sku, fts. */
+enum { PF_ACTIVE = 1, PF_CURRENCY = 2, PF_SKU = 4, PF_FTS = 8, PF_ALL = 16 };
 
 static const char *const product_filter_sql[] = {
     " AND p.active = ?",
     " AND p.currency = ?",
+    " AND p.sku = ?",
     " AND MATCH (p.name, p.sku, p.description) AGAINST (? IN BOOLEAN MODE)",
 };
 
@@ -283,7 +284,7 @@ void store_init(void)
     char where[512];
 
     for (int mask = 0; mask < PF_ALL; mask++) {
-        build_where(where, sizeof(where), mask, product_filter_sql, 3);
+        build_where(where, sizeof(where), mask, product_filter_sql, 4);
         product_count_sql[mask][0] = '\0';
         append(product_count_sql[mask], sizeof(product_count_sql[mask]),
                "SELECT COUNT(*) FROM products p");
@@ -427,7 +428,7 @@ int store_product_delete(crm_db *db, int64_t id)
 static int product_mask(const product_filter *f)
 {
     return (f->active >= 0 ? PF_ACTIVE : 0) | (f->currency ? PF_CURRENCY : 0) |
-           (f->fts ? PF_FTS : 0);
+           (f->sku ? PF_SKU : 0) | (f->fts ? PF_FTS : 0);
 }
 
 static unsigned bind_product_filters(crm_stmt *st, const product_filter *f)
@@ -437,6 +438,8 @@ static unsigned bind_product_filters(crm_stmt *st, const product_filter *f)
         crm_stmt_bind_int(st, i++, f->active);
     if (f->currency)
         crm_stmt_bind_opt_str(st, i++, f->currency);
+    if (f->sku)
+        crm_stmt_bind_opt_str(st, i++, f->sku);
     if (f->fts)
         crm_stmt_bind_opt_str(st, i++, f->fts);
     return i;

@@ -1127,6 +1127,18 @@ START_TEST(test_list_filters_and_q)
     assert_list_is(q, (int64_t[]){ b }, 1);
     snprintf(q, sizeof q, "q=%s&currency=GBP", w);
     assert_list_is(q, NULL, 0);
+    /* ?sku= is exact (and case-insensitive, like the unique key). */
+    snprintf(q, sizeof q, "sku=%s", s[1]);
+    assert_list_is(q, (int64_t[]){ b }, 1);
+    char lower[96];
+    size_t k = 0;
+    for (; s[3][k] != '\0' && k + 1 < sizeof lower; k++)
+        lower[k] = (char)(s[3][k] >= 'A' && s[3][k] <= 'Z' ? s[3][k] - 'A' + 'a' : s[3][k]);
+    lower[k] = '\0';
+    snprintf(q, sizeof q, "sku=%s&active=true", lower);
+    assert_list_is(q, (int64_t[]){ d }, 1);
+    snprintf(q, sizeof q, "sku=%s&currency=USD", s[0]);
+    assert_list_is(q, NULL, 0);
     /* Every word must match. */
     snprintf(q, sizeof q, "q=%s%%20%s", w, w2);
     assert_list_is(q, (int64_t[]){ a }, 1);
@@ -1268,7 +1280,8 @@ START_TEST(test_list_bad_params)
         "limit=0",      "limit=201",        "limit=-1",       "limit=abc",   "limit=",
         "limit=1.5",    "sort=price_cents", "sort=bogus",     "sort=",       "foo=1",
         "active=maybe", "active=1",         "cursor=garbage", "count=maybe", "limit=5&limit=6",
-        "q=abc&q=def",  "currency=EURO",    "currency=123",
+        "q=abc&q=def",  "currency=EURO",    "currency=123",   "sku=",        "sku=a%20b",
+        "sku=%C3%A9",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char path[256];
