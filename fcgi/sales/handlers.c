@@ -121,8 +121,12 @@ enum { IN_CREATE, IN_PUT, IN_PATCH };
 const char *read_currency(crm_valid *v, const char *name, int required)
 {
     const char *s = NULL;
-    if (crm_valid_string(v, name, required, 3, 3, &s) != CRM_OK || s == NULL)
+    if (crm_valid_string(v, name, required, 3, 3, &s) != CRM_OK)
         return NULL;
+    if (s == NULL) {
+        crm_valid_error(v, name, "must not be null");
+        return NULL;
+    }
     if (!pricing_currency_valid(s)) {
         crm_valid_error(v, name, "must be an ISO 4217 currency code in upper case, like EUR");
         return NULL;
@@ -170,7 +174,7 @@ static void read_product_in(crm_valid *v, const crm_fields *fs, int mode, produc
     if (crm_valid_int(v, "price_cents", req, 0, MONEY_MAX, &i) == CRM_OK) {
         in->price_cents = i;
         *present |= P_PRICE;
-    } else if (crm_api_is_null(v->fs, "price_cents")) {
+    } else if (!req && crm_api_is_null(fs, "price_cents")) {
         crm_valid_error(v, "price_cents", "must not be null");
     }
     if (crm_fields_get(fs, "currency") != NULL || req) {
@@ -188,6 +192,8 @@ static void read_product_in(crm_valid *v, const crm_fields *fs, int mode, produc
     if (crm_valid_bool(v, "active", 0, &b) == CRM_OK) {
         in->active = b;
         *present |= P_ACTIVE;
+    } else if (crm_api_is_null(fs, "active")) {
+        crm_valid_error(v, "active", "must be true or false");
     }
 }
 

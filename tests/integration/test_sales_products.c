@@ -941,6 +941,20 @@ START_TEST(test_patch_partial)
     r = change("PATCH", id, "5", "{\"name\":\"Bad tag\"}");
     ITEST_ASSERT_PROBLEM(r, 400);
     itest_free(r);
+    /* Required members cannot be cleared: 422 naming each, nothing changed. */
+    r = change("PATCH", id, NULL,
+               "{\"sku\":null,\"name\":null,\"price_cents\":null,\"currency\":null,"
+               "\"active\":null}");
+    ITEST_ASSERT_PROBLEM(r, 422);
+    ck_assert_int_eq(itest_problem_field_count(r, "sku"), 1);
+    ck_assert_int_eq(itest_problem_field_count(r, "name"), 1);
+    ck_assert_int_eq(itest_problem_field_count(r, "price_cents"), 1);
+    ck_assert_int_eq(itest_problem_field_count(r, "currency"), 1);
+    ck_assert_int_eq(itest_problem_field_count(r, "active"), 1);
+    itest_free(r);
+    r = get_product(id);
+    ck_assert_int_eq(itest_etag_version(r), 5);
+    itest_free(r);
 }
 END_TEST
 
