@@ -208,6 +208,24 @@ START_TEST(test_db_restart)
     r = itest_json("PATCH", path, NULL, "{\"company\":\"After restart\"}");
     ITEST_ASSERT_STATUS(r, 200);
     itest_free(r);
+
+    /* The sales pool lost its connections too: it answers 503 or 200, never
+       hangs, and recovers without a restart. */
+    int sales_ok = 0;
+    while (!sales_ok && itest_now() - restarted < 30.0) {
+        r = itest_get(ITEST_PRODUCTS "?limit=1", NULL);
+        ck_assert_msg(r->status == 200 || r->status == 503, "sales after db-restart: %s",
+                      itest_describe(r));
+        if (r->status == 503)
+            ITEST_ASSERT_PROBLEM(r, 503);
+        sales_ok = r->status == 200;
+        itest_free(r);
+        if (!sales_ok)
+            itest_sleep_ms(50);
+    }
+    ck_assert_msg(sales_ok, "sales did not recover within 30 s of the restart");
+    int64_t pid = itest_new_product(100, "EUR", "\"stock\":3");
+    ck_assert_int_gt(pid, 0);
 }
 END_TEST
 
