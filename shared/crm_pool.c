@@ -14,10 +14,19 @@
  * with EINTR. A SIGTERM that lands between the flag check and the accept
  * is not lost for long: the supervisor repeats it every 250 ms.
  *
+ * Sidecar (optional): one more child, forked after the workers, that runs
+ * spec->sidecar instead of an accept loop. It drops the listening socket
+ * and the admin port, keeps SIGTERM unblocked (the same handler and flag
+ * as a worker's, read through crm_pool_stopping()) and is replaced like a
+ * crashed worker whenever it ends outside a drain, whatever its status:
+ * it is meant to run for the pool's whole life. It is not a worker: no
+ * metrics slot, not in crm_workers or the restart counters, no recycling.
+ *
  * Drain (SIGTERM/SIGINT to the supervisor): /readyz turns 503, the unix
- * socket's name is removed so nobody new can connect, workers get SIGTERM,
- * serve what is already queued on the socket and exit 0. Whoever is still
- * alive after drain_seconds is killed and the supervisor exits 1.
+ * socket's name is removed so nobody new can connect, workers and the
+ * sidecar get SIGTERM, workers serve what is already queued on the socket
+ * and exit 0. Whoever is still alive after drain_seconds (sidecar
+ * included) is killed and the supervisor exits 1.
  *
  * This file and crm_req.c are the only ones that know about libfcgi: the
  * pool owns the accept loop, crm_req.c the request.
@@ -60,7 +69,7 @@ typedef struct {
     long long started_ms; /* when forked */
     long long due_ms;     /* empty slot: when to fork again */
     int backoff_s;        /* last delay used, 0 = none */
-} worker;
+} worker;                 /* also the sidecar's bookkeeping */
 
 typedef struct {
     const crm_pool_spec *spec;
@@ -70,6 +79,7 @@ typedef struct {
     ino_t unix_ino;
     worker *w;
     int n;
+    worker side; /* used only when spec->sidecar is set */
     int draining;
     long long deadline_ms;
     long long next_term_ms;
@@ -79,7 +89,7 @@ typedef struct {
 static volatile sig_atomic_t sup_term;
 static int self_pipe[2] = { -1, -1 };
 
-/* Worker signal state. */
+/* Worker and sidecar signal state. */
 static volatile sig_atomic_t worker_term;
 static pid_t supervisor_pid; /* a worker's parent */
 
@@ -277,6 +287,63 @@ CRM_NORETURN static void worker_main(const crm_pool_spec *spec, int slot, int li
     worker_drain(spec, arena, &req, listen_fd);
 }
 
+int crm_pool_stopping(void)
+{
+    sigset_t pending;
+
+    if (worker_term)
+        return 1;
+    /* A worker keeps SIGTERM blocked while it has a request in hand. */
+    return sigpending(&pending) == 0 && sigismember(&pending, SIGTERM) == 1;
+}
+
+static const char *sidecar_name(const crm_pool_spec *spec)
+{
+    return spec->sidecar_name != NULL ? spec->sidecar_name : "sidecar";
+}
+
+/* ---- sidecar ---- */
+
+CRM_NORETURN static void sidecar_main(const crm_pool_spec *spec, int listen_fd)
+{
+    sigset_t none;
+
+    /* Drop what belongs to the supervisor and the workers. */
+    close(self_pipe[0]);
+    close(self_pipe[1]);
+    self_pipe[0] = self_pipe[1] = -1;
+    crm_admin_stop();
+    if (listen_fd >= 0)
+        close(listen_fd);
+    crm_metrics_attach(-1); /* no slot: request metrics are the workers' */
+
+    /*
+     * As a worker, but SIGTERM is never blocked: there is no request in
+     * hand to protect, and the loop must see the flag within its 100 ms.
+     * SA_RESTART: library reads and writes are not cut short by it, while
+     * poll() and sleeps still return early (they are never restarted).
+     */
+    set_handler(SIGTERM, on_worker_term, SA_RESTART);
+    set_handler(SIGALRM, SIG_DFL, 0);
+    set_handler(SIGINT, SIG_IGN, 0);
+    set_handler(SIGPIPE, SIG_IGN, 0);
+    set_handler(SIGCHLD, SIG_DFL, 0);
+    set_handler(SIGHUP, SIG_DFL, 0);
+    set_handler(SIGUSR1, SIG_DFL, 0);
+    worker_term = 0;
+#ifdef __linux__
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != supervisor_pid)
+        worker_term = 1;
+#endif
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+
+    int status = spec->sidecar(spec->conf);
+    crm_log_debug("%s returned %d", sidecar_name(spec), status);
+    _exit(status);
+}
+
 /* ---- listening socket ---- */
 
 /*
@@ -427,6 +494,7 @@ static void on_sup_signal(int sig)
     errno = saved;
 }
 
+/* Workers alive (the sidecar is not one). */
 static int alive(const pool *p)
 {
     int n = 0;
@@ -435,9 +503,9 @@ static int alive(const pool *p)
     return n;
 }
 
-static void spawn(pool *p, int slot)
+/* Fork the worker for slot, or the sidecar. The child's pid, or -1 (errno set). */
+static pid_t fork_child(pool *p, int slot, int is_sidecar)
 {
-    worker *w = &p->w[slot];
     sigset_t all, old;
 
     /* Blocked across fork: the child must not run our handlers. */
@@ -445,9 +513,19 @@ static void spawn(pool *p, int slot)
     sigprocmask(SIG_SETMASK, &all, &old);
     supervisor_pid = getpid();
     pid_t pid = fork();
-    if (pid == 0)
+    if (pid == 0) {
+        if (is_sidecar)
+            sidecar_main(p->spec, p->listen_fd);
         worker_main(p->spec, slot, p->listen_fd);
+    }
     sigprocmask(SIG_SETMASK, &old, NULL);
+    return pid;
+}
+
+static void spawn(pool *p, int slot)
+{
+    worker *w = &p->w[slot];
+    pid_t pid = fork_child(p, slot, 0);
     if (pid < 0) {
         crm_log_error("fork failed: %s; retrying in 1 s", strerror(errno));
         w->due_ms = now_ms() + 1000;
@@ -458,12 +536,72 @@ static void spawn(pool *p, int slot)
     crm_log_debug("worker started: pid=%ld slot=%d", (long)pid, slot);
 }
 
+static void spawn_sidecar(pool *p)
+{
+    pid_t pid = fork_child(p, -1, 1);
+    if (pid < 0) {
+        crm_log_error("fork failed: %s; retrying in 1 s", strerror(errno));
+        p->side.due_ms = now_ms() + 1000;
+        return;
+    }
+    p->side.pid = pid;
+    p->side.started_ms = now_ms();
+    crm_log_info("%s started: pid=%ld", sidecar_name(p->spec), (long)pid);
+}
+
+/*
+ * When to fork again after an unplanned death (st from waitpid): at once,
+ * unless it failed its init (exit 1) or died young, then after a delay
+ * that doubles up to BACKOFF_MAX_S and resets once a life is long enough.
+ */
+static void schedule_restart(worker *w, int st, long long now)
+{
+    if (now - w->started_ms >= BACKOFF_RESET_MS)
+        w->backoff_s = 0;
+    int init_failed = WIFEXITED(st) && WEXITSTATUS(st) == 1;
+    if (init_failed || now - w->started_ms < EARLY_DEATH_MS) {
+        w->backoff_s = w->backoff_s == 0 ? 1 : w->backoff_s * 2;
+        if (w->backoff_s > BACKOFF_MAX_S)
+            w->backoff_s = BACKOFF_MAX_S;
+        w->due_ms = now + w->backoff_s * 1000LL;
+    } else {
+        w->due_ms = now;
+    }
+}
+
+/* The sidecar ended: log it, and outside a drain, schedule its restart. */
+static void reap_sidecar(pool *p, pid_t pid, int st)
+{
+    const char *name = sidecar_name(p->spec);
+    long long now = now_ms();
+
+    p->side.pid = 0;
+    if (p->draining) {
+        if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+            crm_log_warn("%s exited while draining: pid=%ld status=%d signal=%d", name, (long)pid,
+                         WIFEXITED(st) ? WEXITSTATUS(st) : -1, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+        return;
+    }
+    /* Even a clean exit: it is meant to run as long as the pool. */
+    schedule_restart(&p->side, st, now);
+    if (WIFSIGNALED(st))
+        crm_log_error("%s exited: pid=%ld signal=%d (%s); restarting in %d s", name, (long)pid,
+                      WTERMSIG(st), strsignal(WTERMSIG(st)), (int)((p->side.due_ms - now) / 1000));
+    else
+        crm_log_error("%s exited: pid=%ld status=%d; restarting in %d s", name, (long)pid,
+                      WIFEXITED(st) ? WEXITSTATUS(st) : -1, (int)((p->side.due_ms - now) / 1000));
+}
+
 static void reap(pool *p)
 {
     int st;
     pid_t pid;
 
     while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        if (p->side.pid != 0 && pid == p->side.pid) {
+            reap_sidecar(p, pid, st);
+            continue;
+        }
         int i = 0;
         while (i < p->n && p->w[i].pid != pid)
             i++;
@@ -471,7 +609,6 @@ static void reap(pool *p)
             continue; /* not one of ours */
         worker *w = &p->w[i];
         long long now = now_ms();
-        long long up = now - w->started_ms;
         int clean = WIFEXITED(st) && WEXITSTATUS(st) == 0;
         w->pid = 0;
 
@@ -489,17 +626,7 @@ static void reap(pool *p)
             w->due_ms = now;
             continue;
         }
-        if (up >= BACKOFF_RESET_MS)
-            w->backoff_s = 0;
-        int init_failed = WIFEXITED(st) && WEXITSTATUS(st) == 1;
-        if (init_failed || up < EARLY_DEATH_MS) {
-            w->backoff_s = w->backoff_s == 0 ? 1 : w->backoff_s * 2;
-            if (w->backoff_s > BACKOFF_MAX_S)
-                w->backoff_s = BACKOFF_MAX_S;
-            w->due_ms = now + w->backoff_s * 1000LL;
-        } else {
-            w->due_ms = now;
-        }
+        schedule_restart(w, st, now);
         if (WIFSIGNALED(st))
             crm_log_error("worker exited: pid=%ld slot=%d signal=%d (%s); replacing in %d s",
                           (long)pid, i, WTERMSIG(st), strsignal(WTERMSIG(st)),
@@ -511,11 +638,14 @@ static void reap(pool *p)
     }
 }
 
-static void signal_workers(pool *p, int sig)
+/* Workers and the sidecar. */
+static void signal_children(pool *p, int sig)
 {
     for (int i = 0; i < p->n; i++)
         if (p->w[i].pid != 0)
             kill(p->w[i].pid, sig);
+    if (p->side.pid != 0)
+        kill(p->side.pid, sig);
 }
 
 static void start_drain(pool *p)
@@ -530,21 +660,35 @@ static void start_drain(pool *p)
     /* The workers hold their own copies; ours only kept the socket open. */
     close(p->listen_fd);
     p->listen_fd = -1;
-    crm_log_info("draining: %d workers, %ld s deadline", alive(p), p->spec->conf->drain_seconds);
-    signal_workers(p, SIGTERM);
+    if (p->side.pid != 0)
+        crm_log_info("draining: %d workers and the %s, %ld s deadline", alive(p),
+                     sidecar_name(p->spec), p->spec->conf->drain_seconds);
+    else
+        crm_log_info("draining: %d workers, %ld s deadline", alive(p),
+                     p->spec->conf->drain_seconds);
+    signal_children(p, SIGTERM);
 }
 
 /* Kill what is left after the deadline and wait for it. */
 static void kill_stragglers(pool *p)
 {
-    crm_log_error("drain deadline passed; killing %d workers", alive(p));
-    signal_workers(p, SIGKILL);
+    if (p->side.pid != 0)
+        crm_log_error("drain deadline passed; killing %d workers and the %s (pid=%ld)", alive(p),
+                      sidecar_name(p->spec), (long)p->side.pid);
+    else
+        crm_log_error("drain deadline passed; killing %d workers", alive(p));
+    signal_children(p, SIGKILL);
     for (int i = 0; i < p->n; i++) {
         if (p->w[i].pid == 0)
             continue;
         while (waitpid(p->w[i].pid, NULL, 0) < 0 && errno == EINTR)
             ;
         p->w[i].pid = 0;
+    }
+    if (p->side.pid != 0) {
+        while (waitpid(p->side.pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        p->side.pid = 0;
     }
 }
 
@@ -569,6 +713,13 @@ static void supervise(pool *p, int *exit_status)
                     spawn(p, i);
                 if (p->w[i].pid == 0)
                     timeout = min_timeout(timeout, p->w[i].due_ms - now);
+            }
+            /* After the workers, so that a first start finds them forked. */
+            if (p->spec->sidecar != NULL && p->side.pid == 0) {
+                if (p->side.due_ms <= now)
+                    spawn_sidecar(p);
+                else
+                    timeout = min_timeout(timeout, p->side.due_ms - now);
             }
         } else {
             timeout = min_timeout(timeout, p->next_term_ms - now);
@@ -596,7 +747,7 @@ static void supervise(pool *p, int *exit_status)
             start_drain(p);
         if (p->draining) {
             now = now_ms();
-            if (alive(p) == 0) {
+            if (alive(p) == 0 && p->side.pid == 0) {
                 crm_log_info("drained; exiting");
                 *exit_status = 0;
                 return;
@@ -607,7 +758,7 @@ static void supervise(pool *p, int *exit_status)
                 return;
             }
             if (now >= p->next_term_ms) {
-                signal_workers(p, SIGTERM);
+                signal_children(p, SIGTERM);
                 p->next_term_ms = now + TERM_REPEAT_MS;
             }
         }
@@ -680,12 +831,14 @@ int crm_pool_run(const crm_pool_spec *spec)
         goto out;
     crm_admin_set_draining(0);
 
-    crm_log_info("supervisor started: listen=%s workers=%d max_requests=%ld admin_port=%ld",
-                 conf->listen, p.n, conf->max_requests, conf->admin_port);
+    crm_log_info("supervisor started: listen=%s workers=%d max_requests=%ld admin_port=%ld "
+                 "sidecar=%s",
+                 conf->listen, p.n, conf->max_requests, conf->admin_port,
+                 spec->sidecar != NULL ? sidecar_name(spec) : "none");
     supervise(&p, &status);
 
 out:
-    /* supervise() returns only with every worker reaped. */
+    /* supervise() returns only with every worker and the sidecar reaped. */
     crm_metrics_workers(0);
     crm_admin_stop();
     unlink_unix(&p);

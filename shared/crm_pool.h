@@ -6,6 +6,13 @@
  * accepts, connections already queued and requests in hand finished,
  * exit 0 within drain_seconds (stragglers are killed, exit 1).
  * The supervisor never serves requests.
+ *
+ * A pool may also run one sidecar: a long-lived child that is not a
+ * worker (the event relay). It is forked after the workers, holds neither
+ * the FastCGI socket nor the admin port, takes no worker metrics slot and
+ * is never recycled. If it exits or dies it is logged and restarted with
+ * the workers' crash back-off. On drain it gets SIGTERM with the workers
+ * and must be gone by the same deadline, or it is killed (exit 1).
  */
 #ifndef CRM_POOL_H
 #define CRM_POOL_H
@@ -26,10 +33,25 @@ typedef struct {
     /* Readiness for /readyz, called in the supervisor. */
     crm_ready_fn ready;
     void *ready_ctx;
+    /* Optional: a child that is not a worker (e.g. the event relay). Run in its own forked
+       process after fork, with the pool's config; it loops until crm_pool_stopping() is true
+       (checks it at least every 100 ms) and returns its exit status. NULL: none.
+       worker_init/worker_done are not run in it; it gets no metrics slot. */
+    int (*sidecar)(const crm_config *conf);
+    const char *sidecar_name; /* for logs, e.g. "relay"; NULL: "sidecar" */
 } crm_pool_spec;
 
 /* Run the supervisor until drained. Returns the process exit status. */
 int crm_pool_run(const crm_pool_spec *spec);
+
+/*
+ * In a worker or the sidecar: 1 once the supervisor asked this process to
+ * stop (SIGTERM), else 0; in a worker, even while it holds SIGTERM blocked
+ * around a request. Cheap enough to call in a loop. In the sidecar the
+ * SIGTERM also cuts short a poll() or sleep in progress (EINTR); reads and
+ * writes are restarted. Not for the supervisor itself.
+ */
+int crm_pool_stopping(void);
 
 /*
  * One request over io/ctx through the routes, with logging and metrics:

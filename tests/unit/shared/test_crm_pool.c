@@ -2,6 +2,8 @@
  * test_crm_pool.c - a real pool (supervisor + forked workers) in a child
  * process, on a unix socket in a temporary folder, talked to with a small
  * FastCGI client written here and over its admin port with libcurl.
+ * Sidecars note what they do, one "what pid" line each, in a file of the
+ * temporary folder.
  */
 #include "crm_config.h"
 #include "crm_log.h"
@@ -90,9 +92,75 @@ static int ready_cb(void *ctx, const char **why)
     return 1;
 }
 
-/* ---- harness ---- */
+/* ---- sidecars (each in a process of its own, forked by the supervisor) ---- */
 
 static char tmpdir[64];
+static char side_path[128];
+static int (*test_sidecar)(const crm_config *conf); /* NULL: a pool without one */
+
+static void side_note(const char *what)
+{
+    char line[64];
+    int n = snprintf(line, sizeof(line), "%s %ld\n", what, (long)getpid());
+    int fd = open(side_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd < 0)
+        return;
+    ssize_t w = write(fd, line, (size_t)n); /* one short write: lines do not mix */
+    (void)w;
+    close(fd);
+}
+
+/* Whether any of our descriptors is a listening socket (FastCGI or admin). */
+static int side_listens(void)
+{
+    for (int fd = 0; fd < 1024; fd++) {
+        int on = 0;
+        socklen_t len = sizeof(on);
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on)
+            return 1;
+    }
+    return 0;
+}
+
+/* Runs until told to stop, as the relay will. */
+static int side_polite(const crm_config *c)
+{
+    (void)c;
+    side_note("start");
+    if (side_listens())
+        side_note("listening");
+    while (!crm_pool_stopping())
+        sleep_ms(50);
+    side_note("stop");
+    return 0;
+}
+
+/* Sees the request to stop and carries on regardless (for a minute, longer than any test). */
+static int side_stubborn(const crm_config *c)
+{
+    int told = 0;
+    (void)c;
+    side_note("start");
+    for (int i = 0; i < 1200; i++) {
+        if (crm_pool_stopping() && !told) {
+            side_note("ignored");
+            told = 1;
+        }
+        sleep_ms(50);
+    }
+    return 0;
+}
+
+/* Gives up at once, every time. */
+static int side_failing(const crm_config *c)
+{
+    (void)c;
+    side_note("start");
+    return 3;
+}
+
+/* ---- harness ---- */
+
 static char sock_path[96];
 static char log_path[128];
 static char listen_spec[160];
@@ -116,6 +184,8 @@ static void setup(void)
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
     snprintf(sock_path, sizeof(sock_path), "%s/fcgi.sock", tmpdir);
     snprintf(log_path, sizeof(log_path), "%s/pool.log", tmpdir);
+    snprintf(side_path, sizeof(side_path), "%s/sidecar.log", tmpdir);
+    test_sidecar = NULL;
     snprintf(listen_spec, sizeof(listen_spec), "unix:%s", sock_path);
     fail_init = 0;
     sup_pid = 0;
@@ -222,7 +292,13 @@ static void start_pool(int workers, long max_requests, int drain_seconds)
             fprintf(stderr, "config: %s\n", err);
             _exit(99);
         }
-        crm_pool_spec spec = { &c, routes, CRM_NELEM(routes), test_init, NULL, ready_cb, NULL };
+        crm_pool_spec spec = { .conf = &c,
+                               .routes = routes,
+                               .n_routes = CRM_NELEM(routes),
+                               .worker_init = test_init,
+                               .ready = ready_cb,
+                               .sidecar = test_sidecar,
+                               .sidecar_name = "relay" };
         _exit(crm_pool_run(&spec));
     }
     /* Up when the admin port answers and the socket is there. */
@@ -282,6 +358,60 @@ static int worker_pids(pid_t *out, int max)
     if (d != NULL)
         closedir(d);
     return n;
+}
+
+/* Children of the supervisor but the sidecar. */
+static int workers_only(pid_t *out, int max, pid_t side)
+{
+    pid_t all[64];
+    int n = worker_pids(all, 64), k = 0;
+    for (int i = 0; i < n && k < max; i++)
+        if (all[i] != side)
+            out[k++] = all[i];
+    return k;
+}
+
+/* Lines of the sidecars' notes that say what; *last_pid gets the last one's pid. */
+static int side_count(const char *what, pid_t *last_pid)
+{
+    char buf[4096], *save = NULL;
+    int n = 0, fd = open(side_path, O_RDONLY);
+    ssize_t len = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : 0;
+    if (fd >= 0)
+        close(fd);
+    buf[len > 0 ? len : 0] = '\0';
+    if (last_pid != NULL)
+        *last_pid = 0;
+    for (char *line = strtok_r(buf, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        size_t wl = strlen(what);
+        if (strncmp(line, what, wl) != 0 || line[wl] != ' ')
+            continue;
+        n++;
+        if (last_pid != NULL)
+            *last_pid = (pid_t)atol(line + wl + 1);
+    }
+    return n;
+}
+
+/* Wait up to timeout_ms for at least n notes saying what; the last one's pid. */
+static pid_t side_wait(const char *what, int n, long timeout_ms)
+{
+    pid_t pid = 0;
+    for (long t = 0; t < timeout_ms; t += 20) {
+        if (side_count(what, &pid) >= n)
+            return pid;
+        sleep_ms(20);
+    }
+    ck_abort_msg("sidecar: no %d \"%s\" notes in %ld ms\n%s", n, what, timeout_ms, read_log());
+    return 0;
+}
+
+static long ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (long)(t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
 /* ---- a small FastCGI client ---- */
@@ -742,7 +872,7 @@ START_TEST(test_socket_path_checks)
     char err[256];
     setenv("CRM_ADMIN_PORT", "0", 1);
     ck_assert_int_eq(crm_config_load(&c, "pooltest", err, sizeof(err)), CRM_OK);
-    crm_pool_spec spec = { &c, routes, CRM_NELEM(routes), NULL, NULL, NULL, NULL };
+    crm_pool_spec spec = { .conf = &c, .routes = routes, .n_routes = CRM_NELEM(routes) };
     ck_assert_int_eq(crm_pool_run(&spec), 1);
     expect_get("/ping", 200, body);
 
@@ -757,6 +887,167 @@ START_TEST(test_socket_path_checks)
     ck_assert_int_eq(stat(sock_path, &st), 0);
     ck_assert(S_ISREG(st.st_mode));
     free_config(&c);
+}
+END_TEST
+
+/* ---- the sidecar ---- */
+
+START_TEST(test_sidecar_runs_beside_workers)
+{
+    char body[4096];
+    pid_t kids[64];
+    test_sidecar = side_polite;
+    start_pool(3, 5, 5); /* recycling on: it must leave the sidecar alone */
+
+    pid_t side = side_wait("start", 1, 5000);
+    ck_assert_int_gt(side, 0);
+    ck_assert_int_eq(side_count("listening", NULL), 0);
+
+    for (int i = 0; i < 30; i++) {
+        expect_get("/pid", 200, body);
+        ck_assert_int_ne(atol(body), side); /* never a worker */
+    }
+    /* Workers were recycled (30 requests, 5 per life, at most 4 each left in
+       the 3 live ones: at least 4 recycles); the sidecar was not. */
+    double recycled = 0;
+    for (int t = 0; t < 100 && recycled < 4; t++) {
+        recycled = metric("crm_worker_restarts_total{service=\"pooltest\",reason=\"recycle\"}");
+        if (recycled < 4)
+            sleep_ms(20);
+    }
+    ck_assert_double_ge(recycled, 4);
+    pid_t last = 0;
+    ck_assert_int_eq(side_count("start", &last), 1);
+    ck_assert_int_eq(last, side);
+    ck_assert_int_eq(kill(side, 0), 0);
+
+    /* Three workers counted; the sidecar is a fourth child, not a worker. */
+    int n = 0, has_side = 0;
+    for (int t = 0; t < 100; t++) {
+        n = worker_pids(kids, 64);
+        has_side = 0;
+        for (int k = 0; k < n; k++)
+            has_side |= kids[k] == side;
+        if (n == 4 && has_side)
+            break;
+        sleep_ms(20);
+    }
+    ck_assert_msg(n == 4 && has_side, "children: %d, sidecar among them: %d", n, has_side);
+    ck_assert_double_eq(metric("crm_workers{service=\"pooltest\"}"), 3);
+    ck_assert_double_eq(metric("crm_worker_restarts_total{service=\"pooltest\",reason=\"crash\"}"),
+                        0);
+
+    char *log = read_log();
+    ck_assert_ptr_nonnull(strstr(log, "sidecar=relay"));
+    ck_assert_ptr_nonnull(strstr(log, "relay started: pid="));
+
+    kill(sup_pid, SIGTERM);
+    ck_assert_int_eq(wait_pool(5000), 0);
+}
+END_TEST
+
+START_TEST(test_killed_sidecar_is_restarted)
+{
+    char body[4096], want[64];
+    pid_t before[8], after[8];
+    test_sidecar = side_polite;
+    start_pool(2, 0, 5);
+
+    pid_t side = side_wait("start", 1, 5000);
+    int n = 0;
+    for (int i = 0; i < 100 && (n = workers_only(before, 8, side)) < 2; i++)
+        sleep_ms(20);
+    ck_assert_int_eq(n, 2);
+
+    ck_assert_int_eq(kill(side, SIGKILL), 0);
+    /* The workers serve on while it is gone (it may be backing off a second). */
+    for (int i = 0; i < 10; i++)
+        expect_get("/ping", 200, body);
+
+    pid_t again = side_wait("start", 2, 5000);
+    ck_assert_int_ne(again, side);
+    ck_assert_int_eq(kill(again, 0), 0);
+    ck_assert_int_eq(side_count("stop", NULL), 0); /* the first never got to say goodbye */
+
+    /* Same workers, no worker restart counted. */
+    ck_assert_int_eq(workers_only(after, 8, again), 2);
+    ck_assert((after[0] == before[0] && after[1] == before[1]) ||
+              (after[0] == before[1] && after[1] == before[0]));
+    ck_assert_double_eq(metric("crm_worker_restarts_total{service=\"pooltest\",reason=\"crash\"}"),
+                        0);
+    ck_assert_double_eq(metric("crm_workers{service=\"pooltest\"}"), 2);
+    for (int i = 0; i < 10; i++)
+        expect_get("/ping", 200, body);
+
+    snprintf(want, sizeof(want), "relay exited: pid=%ld signal=9", (long)side);
+    ck_assert_msg(strstr(read_log(), want) != NULL, "no \"%s\" in\n%s", want, read_log());
+
+    kill(sup_pid, SIGTERM);
+    ck_assert_int_eq(wait_pool(5000), 0);
+    ck_assert_int_eq(side_count("stop", NULL), 1);
+}
+END_TEST
+
+START_TEST(test_failing_sidecar_backs_off)
+{
+    char body[256];
+    test_sidecar = side_failing;
+    start_pool(1, 0, 5);
+    sleep_ms(3000);
+    /* Starts at about 0 s, 1 s and 3 s: no fork storm. */
+    int starts = side_count("start", NULL);
+    ck_assert_msg(starts >= 2 && starts <= 3, "%d starts\n%s", starts, read_log());
+    expect_get("/ping", 200, body);
+    ck_assert_double_eq(metric("crm_worker_restarts_total{service=\"pooltest\",reason=\"crash\"}"),
+                        0);
+    ck_assert_ptr_nonnull(strstr(read_log(), "status=3; restarting in 1 s"));
+
+    kill(sup_pid, SIGTERM);
+    ck_assert_int_eq(wait_pool(5000), 0);
+}
+END_TEST
+
+START_TEST(test_drain_stops_sidecar)
+{
+    struct timespec t0;
+    test_sidecar = side_polite;
+    start_pool(2, 0, 5);
+    pid_t side = side_wait("start", 1, 5000);
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_int_eq(kill(sup_pid, SIGTERM), 0);
+    ck_assert_int_eq(wait_pool(5000), 0);
+    /* Well before the 5 s deadline (a busy machine may take a second). */
+    ck_assert_int_lt(ms_since(&t0), 4000);
+
+    pid_t stopped = 0;
+    ck_assert_int_eq(side_count("stop", &stopped), 1);
+    ck_assert_int_eq(stopped, side);
+    ck_assert_int_eq(kill(side, 0), -1); /* reaped by the supervisor */
+    char *log = read_log();
+    ck_assert_ptr_nonnull(strstr(log, "draining: 2 workers and the relay"));
+    ck_assert_ptr_nonnull(strstr(log, "drained; exiting"));
+    ck_assert_ptr_null(strstr(log, "drain deadline passed"));
+}
+END_TEST
+
+START_TEST(test_stubborn_sidecar_is_killed_at_deadline)
+{
+    struct timespec t0;
+    test_sidecar = side_stubborn;
+    start_pool(1, 0, 1);
+    pid_t side = side_wait("start", 1, 5000);
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_int_eq(kill(sup_pid, SIGTERM), 0);
+    ck_assert_int_eq(wait_pool(4000), 1);
+    ck_assert_int_ge(ms_since(&t0), 900); /* it waited for the 1 s deadline */
+
+    ck_assert_int_eq(side_count("ignored", NULL), 1); /* it was told */
+    ck_assert_int_eq(kill(side, 0), -1);
+    char want[96];
+    snprintf(want, sizeof(want), "killing 0 workers and the relay (pid=%ld)", (long)side);
+    ck_assert_msg(strstr(read_log(), want) != NULL, "no \"%s\" in\n%s", want, read_log());
 }
 END_TEST
 
@@ -801,7 +1092,7 @@ START_TEST(test_handle_in_memory)
 {
     static const crm_req_io io = { fake_read, fake_write, fake_param };
     static const char *const names[] = { "ping", "pid", "slow", "hang", "noresp" };
-    crm_pool_spec spec = { NULL, routes, CRM_NELEM(routes), NULL, NULL, NULL, NULL };
+    crm_pool_spec spec = { .conf = NULL, .routes = routes, .n_routes = CRM_NELEM(routes) };
     crm_arena *a = crm_arena_new(4096);
 
     crm_log_init("pooltest", CRM_LOG_ERROR);
@@ -852,6 +1143,11 @@ static Suite *suite(void)
     tcase_add_test(tc, test_kept_connection_does_not_hold_up_drain);
     tcase_add_test(tc, test_tcp_listener);
     tcase_add_test(tc, test_socket_path_checks);
+    tcase_add_test(tc, test_sidecar_runs_beside_workers);
+    tcase_add_test(tc, test_killed_sidecar_is_restarted);
+    tcase_add_test(tc, test_failing_sidecar_backs_off);
+    tcase_add_test(tc, test_drain_stops_sidecar);
+    tcase_add_test(tc, test_stubborn_sidecar_is_killed_at_deadline);
     suite_add_tcase(s, tc);
 
     TCase *th = tcase_create("handle");
