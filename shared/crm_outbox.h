@@ -1,0 +1,61 @@
+/*
+ * crm_outbox.h - the producing end of events (crm_event.h): an event is
+ * written into the outbox table in the same transaction as the change
+ * that caused it, and a dispatcher (crm_relay.c) reads it back in id order
+ * after a per-subscriber cursor it moves once a batch is acknowledged.
+ *
+ * Tables (the producer's schema; the statements use crm_db keys 500-504):
+ *   outbox(id BIGINT UNSIGNED AUTO_INCREMENT PK, event_id CHAR(36) ascii
+ *          UNIQUE, type VARCHAR(64), aggregate_id BIGINT UNSIGNED,
+ *          aggregate_version INT UNSIGNED, occurred_at DATETIME(6),
+ *          payload MEDIUMTEXT)
+ *   outbox_cursors(subscriber VARCHAR(32) PK, last_id BIGINT UNSIGNED NOT
+ *          NULL DEFAULT 0, updated_at DATETIME(6))
+ */
+#ifndef CRM_OUTBOX_H
+#define CRM_OUTBOX_H
+
+#include "crm_arena.h"
+#include "crm_db.h"
+#include "crm_event.h"
+
+/*
+ * In the caller's open transaction: insert one event with a new UUID.
+ * occurred_sql is the time of the change as "YYYY-MM-DD HH:MM:SS.ffffff"
+ * UTC. payload must be a JSON object (as crm_json_parse takes it) within
+ * CRM_EVENT_PAYLOAD_MAX_DEPTH/_VALUES, type 1..64 of [a-z._],
+ * aggregate_id >= 1 and aggregate_version 1..CRM_EVENT_VERSION_MAX: an
+ * event the consumers would refuse would block its subscribers forever,
+ * so it is refused here with CRM_INVALID (logged). Otherwise CRM_OK or
+ * the crm_db status (CRM_ERR for a malformed occurred_sql).
+ */
+int crm_outbox_add(crm_db *db, const char *type, int64_t aggregate_id, int64_t aggregate_version,
+                   const char *occurred_sql, const char *payload, size_t len);
+
+/*
+ * Read up to max events with id > after, in id order, into ev[0..max).
+ * CRM_OK with *n (0..max), strings in arena a; source is NULL (the outbox
+ * does not store it: the dispatcher sets its own service name). Else the
+ * crm_db status, *n untouched.
+ */
+int crm_outbox_fetch(crm_db *db, crm_arena *a, int64_t after, size_t max, crm_event *ev, size_t *n);
+
+/*
+ * Delivery cursors per subscriber (1..CRM_EVENT_SUBSCRIBER_MAX bytes).
+ * get: CRM_OK with *last, 0 when the subscriber has no row yet (no lock
+ * is taken: a dispatcher that must run alone holds a crm_db_lock).
+ * set: upsert; the cursor never moves back (a smaller last is ignored).
+ * Both: CRM_INVALID for a bad subscriber or a negative last, else the
+ * crm_db status.
+ */
+int crm_outbox_cursor_get(crm_db *db, const char *subscriber, int64_t *last);
+int crm_outbox_cursor_set(crm_db *db, const char *subscriber, int64_t last);
+
+/*
+ * What subscriber has yet to receive: the number of events after its
+ * cursor and the age in seconds of the oldest of them by occurred_at
+ * (0 when none; never negative). CRM_OK, CRM_INVALID or the crm_db status.
+ */
+int crm_outbox_pending(crm_db *db, const char *subscriber, int64_t *count, double *oldest_age);
+
+#endif
