@@ -297,6 +297,8 @@ const crm_conf_entry crm_config_table[] = {
         "NGINX's internal listener, for calls to other services"),
     INT("CRM_HTTP_TIMEOUT_MS", http_timeout_ms, "2000", 100, 60000,
         "longest call to another service in milliseconds, connecting included"),
+    SECRET("CRM_EVENT_KEY", event_key,
+           "key that signs and checks events between services (the same for every service)"),
 };
 
 const size_t crm_config_table_len = CRM_NELEM(crm_config_table);

@@ -55,6 +55,7 @@ typedef struct {
     char *cursor_key;          /* CRM_CURSOR_KEY(_FILE): signs list cursors */
     char *internal_url;        /* CRM_INTERNAL_URL: NGINX's internal listener */
     long http_timeout_ms;      /* CRM_HTTP_TIMEOUT_MS: calls to other services */
+    char *event_key;           /* CRM_EVENT_KEY(_FILE): HMAC key of events */
 } crm_config;
 
 extern const crm_conf_entry crm_config_table[];

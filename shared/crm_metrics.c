@@ -36,9 +36,21 @@ static const char *const bucket_label[] = { "0.0005", "0.001", "0.0025", "0.005"
 static const char *const reasons[] = { "crash", "recycle" };
 #define N_REASONS (CRM_NELEM(reasons) + 1) /* + "other" */
 
+/* What the event relay (one process) says of each subscriber. */
+typedef struct {
+    char name[32]; /* "" until the relay names it */
+    int64_t pending;
+    int64_t oldest_ms;
+    uint64_t delivered;
+    uint64_t failures;
+    uint64_t attempts;
+} relay_row;
+
 typedef struct {
     uint64_t restarts[N_REASONS];
     int64_t workers;
+    int64_t relay_leader; /* -1: this service runs no relay */
+    relay_row relay[CRM_METRICS_SUBSCRIBERS];
 } header;
 
 /* Slots start on their own cache line, as does each slot. */
@@ -99,6 +111,7 @@ int crm_metrics_init(const char *service, size_t slots, const char *const *route
     m.slot_size = slot_size;
     m.area = p;
     m.area_size = size;
+    hdr()->relay_leader = -1;
     return CRM_OK;
 }
 
@@ -169,6 +182,31 @@ void crm_metrics_workers(int alive)
     __atomic_store_n(&hdr()->workers, (int64_t)alive, __ATOMIC_RELAXED);
 }
 
+void crm_metrics_relay_leader(int leader)
+{
+    if (m.area == NULL)
+        return;
+    __atomic_store_n(&hdr()->relay_leader, (int64_t)(leader ? 1 : 0), __ATOMIC_RELAXED);
+}
+
+void crm_metrics_relay(size_t i, const char *subscriber, int64_t pending, double oldest_age,
+                       uint64_t delivered, uint64_t failures, uint64_t attempts)
+{
+    if (m.area == NULL || i >= CRM_METRICS_SUBSCRIBERS)
+        return;
+    relay_row *r = &hdr()->relay[i];
+    /* One writer (the relay); the name is set before anything is counted. */
+    if (r->name[0] == '\0')
+        snprintf(r->name, sizeof(r->name), "%s", subscriber);
+    if (pending >= 0) {
+        __atomic_store_n(&r->pending, pending, __ATOMIC_RELAXED);
+        __atomic_store_n(&r->oldest_ms, (int64_t)(oldest_age * 1000.0), __ATOMIC_RELAXED);
+    }
+    __atomic_fetch_add(&r->delivered, delivered, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&r->failures, failures, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&r->attempts, attempts, __ATOMIC_RELAXED);
+}
+
 /* A label value with \, " and newline escaped as the text format wants. */
 static void put_label(crm_buf *out, const char *s)
 {
@@ -219,6 +257,61 @@ static void open_sample(crm_buf *out, const char *name, const char *route)
 static uint64_t load(const uint64_t *p)
 {
     return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+/* One relay sample per named subscriber. */
+static void relay_samples(crm_buf *out, const char *name, const char *help, const char *type,
+                          size_t field)
+{
+    crm_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    for (size_t i = 0; i < CRM_METRICS_SUBSCRIBERS; i++) {
+        relay_row *r = &hdr()->relay[i];
+        if (r->name[0] == '\0')
+            continue;
+        open_sample(out, name, NULL);
+        crm_buf_puts(out, ",subscriber=\"");
+        put_label(out, r->name);
+        switch (field) {
+        case 0:
+            crm_buf_printf(out, "\"} %lld\n",
+                           (long long)__atomic_load_n(&r->pending, __ATOMIC_RELAXED));
+            break;
+        case 1:
+            crm_buf_printf(out, "\"} %.3f\n",
+                           (double)__atomic_load_n(&r->oldest_ms, __ATOMIC_RELAXED) / 1000.0);
+            break;
+        case 2:
+            crm_buf_printf(out, "\"} %llu\n", (unsigned long long)load(&r->delivered));
+            break;
+        case 3:
+            crm_buf_printf(out, "\"} %llu\n", (unsigned long long)load(&r->failures));
+            break;
+        default:
+            crm_buf_printf(out, "\"} %llu\n", (unsigned long long)load(&r->attempts));
+            break;
+        }
+    }
+}
+
+static void render_relay(crm_buf *out)
+{
+    int64_t leader = __atomic_load_n(&hdr()->relay_leader, __ATOMIC_RELAXED);
+    if (leader < 0)
+        return;
+    crm_buf_puts(out, "# HELP crm_relay_leader 1 when this pod's relay holds the service's relay "
+                      "lock and delivers events.\n# TYPE crm_relay_leader gauge\n");
+    open_sample(out, "crm_relay_leader", NULL);
+    crm_buf_printf(out, "} %lld\n", (long long)leader);
+    relay_samples(out, "crm_events_pending", "Events not yet delivered to the subscriber.", "gauge",
+                  0);
+    relay_samples(out, "crm_events_oldest_pending_seconds",
+                  "Age of the oldest event not yet delivered (0: none).", "gauge", 1);
+    relay_samples(out, "crm_events_delivered_total", "Events the subscriber acknowledged.",
+                  "counter", 2);
+    relay_samples(out, "crm_event_delivery_failures_total",
+                  "Deliveries that failed and will be retried.", "counter", 3);
+    relay_samples(out, "crm_event_delivery_attempts_total", "Deliveries tried (batches).",
+                  "counter", 4);
 }
 
 void crm_metrics_render(crm_buf *out)
@@ -295,5 +388,6 @@ void crm_metrics_render(crm_buf *out)
     open_sample(out, "crm_workers", NULL);
     crm_buf_printf(out, "} %lld\n", (long long)__atomic_load_n(&hdr()->workers, __ATOMIC_RELAXED));
 
+    render_relay(out);
     free(sum);
 }

@@ -30,6 +30,17 @@ void crm_metrics_restart(int slot, const char *reason);
 /* Supervisor: workers alive now (gauge). */
 void crm_metrics_workers(int alive);
 
+/*
+ * The event relay (its own process; one writer). Once called, /metrics
+ * shows the relay's gauges and counters. Subscriber i (0..3) is named on
+ * its first call; pending and oldest_age replace the previous values
+ * (pending < 0: leave them), delivered/failures/attempts are added.
+ */
+#define CRM_METRICS_SUBSCRIBERS 4
+void crm_metrics_relay_leader(int leader);
+void crm_metrics_relay(size_t i, const char *subscriber, int64_t pending, double oldest_age,
+                       uint64_t delivered, uint64_t failures, uint64_t attempts);
+
 /* Render everything in Prometheus text format 0.0.4. */
 void crm_metrics_render(crm_buf *out);
 

@@ -7,6 +7,7 @@
 #include "crm_cursor.h"
 #include "crm_log.h"
 #include "crm_migrate.h"
+#include "crm_relay.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,6 +112,12 @@ static int ready(void *ctx, const char **why)
     return 1;
 }
 
+/* The pool's sidecar: the event relay of a service that has subscribers. */
+static int relay(const crm_config *c)
+{
+    return crm_relay_run(c, service->name, service->subscribers);
+}
+
 static int migrate(const crm_config *c)
 {
     crm_db_opts o;
@@ -177,5 +184,9 @@ int crm_service_main(int argc, char **argv, const crm_service *svc)
         .ready = ready,
         .ready_ctx = NULL,
     };
+    if (svc->subscribers != NULL && svc->subscribers[0] != NULL) {
+        spec.sidecar = relay;
+        spec.sidecar_name = "relay";
+    }
     return crm_pool_run(&spec);
 }

@@ -15,6 +15,9 @@ typedef struct {
     const char *name; /* "customers": schema, lock and log name */
     const crm_route *routes;
     size_t n_routes;
+    /* Services that receive this one's events (NULL-terminated), or NULL:
+       a relay then runs next to the workers (crm_relay.h). */
+    const char *const *subscribers;
     /* Called in each worker with its own database connection. */
     int (*worker_init)(const crm_config *conf, crm_db *db);
     void (*worker_done)(void);

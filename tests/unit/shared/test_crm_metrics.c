@@ -278,6 +278,51 @@ START_TEST(test_empty)
 }
 END_TEST
 
+/* The relay's figures: absent until it reports, written by another process. */
+static void relay_traffic(int slot)
+{
+    (void)slot;
+    crm_metrics_relay_leader(1);
+    crm_metrics_relay(0, "sales", 7, 2.5, 0, 0, 0);
+    crm_metrics_relay(1, "mark\"eting", 0, 0, 0, 0, 0);
+    crm_metrics_relay(0, "ignored: named already", -1, -1, 3, 1, 4);
+    crm_metrics_relay(0, "sales", -1, -1, 2, 0, 1);
+    crm_metrics_relay(CRM_METRICS_SUBSCRIBERS, "out of range", 1, 1, 1, 1, 1);
+}
+
+START_TEST(test_relay)
+{
+    ck_assert_int_eq(crm_metrics_init("customers", 2, routes, 2), CRM_OK);
+    char *t = render();
+    ck_assert_ptr_null(strstr(t, "crm_relay_leader"));
+    ck_assert_ptr_null(strstr(t, "crm_events_pending"));
+    free(t);
+
+    run_child(-1, relay_traffic);
+    wait_children(1);
+    t = render();
+    ck_assert_double_eq(sample(t, "crm_relay_leader{service=\"customers\"}"), 1);
+    ck_assert_double_eq(sample(t, "crm_events_pending{service=\"customers\",subscriber=\"sales\"}"),
+                        7);
+    ck_assert_double_eq(
+        sample(t, "crm_events_oldest_pending_seconds{service=\"customers\",subscriber=\"sales\"}"),
+        2.5);
+    ck_assert_double_eq(
+        sample(t, "crm_events_delivered_total{service=\"customers\",subscriber=\"sales\"}"), 5);
+    ck_assert_double_eq(
+        sample(t, "crm_event_delivery_failures_total{service=\"customers\",subscriber=\"sales\"}"),
+        1);
+    ck_assert_double_eq(
+        sample(t, "crm_event_delivery_attempts_total{service=\"customers\",subscriber=\"sales\"}"),
+        5);
+    ck_assert_double_eq(
+        sample(t, "crm_events_pending{service=\"customers\",subscriber=\"mark\\\"eting\"}"), 0);
+    ck_assert_ptr_null(strstr(t, "out of range"));
+    ck_assert_ptr_null(strstr(t, "ignored"));
+    free(t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("crm_metrics");
@@ -287,6 +332,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_concurrent_writers_and_replacement);
     tcase_add_test(tc, test_label_escaping_and_unattached);
     tcase_add_test(tc, test_empty);
+    tcase_add_test(tc, test_relay);
     suite_add_tcase(s, tc);
     return s;
 }
