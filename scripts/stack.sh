@@ -398,8 +398,11 @@ svc_env() {
     export CRM_SQL_DIR=$REPO/sql/$svc
     # Calls to other services go through NGINX's internal listener.
     export CRM_INTERNAL_URL=http://127.0.0.1:$INTERNAL_PORT
+    # One key signs and checks the events every service sends and receives.
+    CRM_EVENT_KEY_FILE=$(secret_file events.key)
+    export CRM_EVENT_KEY_FILE
     # Never let a value from the caller's environment win over the files.
-    unset CRM_DB_PASSWORD CRM_DB_MIGRATE_PASSWORD
+    unset CRM_DB_PASSWORD CRM_DB_MIGRATE_PASSWORD CRM_EVENT_KEY
 }
 
 svc_bin() {

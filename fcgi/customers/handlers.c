@@ -12,6 +12,7 @@
 #include "crm_fts.h"
 #include "crm_idem.h"
 #include "crm_log.h"
+#include "crm_outbox.h"
 #include "crm_problem.h"
 #include "crm_valid.h"
 
@@ -103,6 +104,30 @@ static int send_customer(crm_req *r, int status, const customer *c)
     customer_json(&out, c);
     crm_res_header(r, "ETag", crm_api_etag(crm_req_arena(r), c->version));
     return crm_api_send(r, status, &out);
+}
+
+/*
+ * The event of a change, into the outbox in the same transaction. Live
+ * customers travel whole (what the API shows, plus "deleted":false); a
+ * deleted one as id and version only, so its personal data leaves no copy.
+ */
+static int emit(const char *type, const customer *c, int deleted, int64_t version, const char *now)
+{
+    crm_buf b;
+    int rc;
+
+    crm_buf_init(&b, 0);
+    if (deleted) {
+        crm_buf_printf(&b, "{\"id\":%lld,\"deleted\":true,\"version\":%lld}", (long long)c->id,
+                       (long long)version);
+    } else {
+        customer_json(&b, c);
+        b.len--; /* reopen the object */
+        crm_buf_puts(&b, ",\"deleted\":false}");
+    }
+    rc = crm_outbox_add(db, type, c->id, version, now, b.data, b.len);
+    crm_buf_free(&b);
+    return rc;
 }
 
 /* Roll back and answer for a database failure. */
@@ -382,34 +407,34 @@ static void created_row(crm_arena *a, const customer_in *in, int64_t id, custome
 }
 
 /*
- * One attempt at a create; the body ends up in `out`. A plain create is
- * one autocommitted INSERT; tags or an Idempotency-Key make it a
- * transaction, so that everything or nothing is written.
+ * One attempt at a create; the body ends up in `out`. One transaction
+ * writes the row, its tags, its event and the Idempotency-Key's answer.
  */
 static int create_tx(crm_req *r, crm_idem *idem, const customer_in *in, customer *c,
                      const char **location)
 {
     crm_arena *a = crm_req_arena(r);
-    int tx = idem->key != NULL || in->n_tags > 0;
     int64_t id = 0;
     int rc;
 
-    if (tx && (rc = crm_db_begin(db)) != CRM_OK)
+    if ((rc = crm_db_begin(db)) != CRM_OK)
         return rc;
     if ((rc = crm_idem_claim(idem, db, a)) != CRM_OK || idem->replay)
         goto out;
     if ((rc = store_customer_insert(db, in, &id)) != CRM_OK)
         goto out;
     created_row(a, in, id, c);
+    if ((rc = emit("customer.created", c, 0, 1, in->now)) != CRM_OK)
+        goto out;
     crm_buf_reset(&out);
     customer_json(&out, c);
     *location = crm_arena_printf(a, "/api/v1/customers/%lld", (long long)id);
     rc = crm_idem_store(idem, db, 201, *location, crm_api_etag(crm_req_arena(r), c->version),
                         out.data, out.len);
-    if (rc == CRM_OK && tx)
+    if (rc == CRM_OK)
         rc = crm_db_commit(db);
 out:
-    if (tx && (rc != CRM_OK || idem->replay))
+    if (rc != CRM_OK || idem->replay)
         crm_db_rollback(db);
     return rc;
 }
@@ -530,6 +555,8 @@ static int update(crm_req *r, int mode)
         if (rc == CRM_OK)
             rc = store_customer_get(db, a, id, 0, &c);
         if (rc == CRM_OK)
+            rc = emit("customer.updated", &c, 0, c.version, in.now);
+        if (rc == CRM_OK)
             rc = crm_db_commit(db);
         if (rc == CRM_OK)
             return send_customer(r, 200, &c);
@@ -574,6 +601,9 @@ int customers_delete(crm_req *r)
         }
         if (rc == CRM_OK)
             rc = store_customer_delete(db, id);
+        /* The delete made version + 1. */
+        if (rc == CRM_OK)
+            rc = emit("customer.deleted", &c, 1, c.version + 1, crm_api_now(crm_req_arena(r)));
         if (rc == CRM_OK)
             rc = crm_db_commit(db);
         if (rc == CRM_OK)

@@ -27,8 +27,12 @@ static const crm_route routes[] = {
       "customers.internal_get" },
 };
 
+/* Who receives customers' events (customer.created|updated|deleted). */
+static const char *const subscribers[] = { "sales", NULL };
+
 static const crm_service service = {
     .name = "customers",
+    .subscribers = subscribers,
     .routes = routes,
     .n_routes = CRM_NELEM(routes),
     .worker_init = customers_worker_init,

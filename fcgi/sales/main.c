@@ -32,6 +32,8 @@ static const crm_route routes[] = {
     { "POST", "/api/v1/orders/{id}/confirm", orders_confirm, W, "orders.confirm" },
     { "POST", "/api/v1/orders/{id}/fulfill", orders_fulfill, W, "orders.fulfill" },
     { "POST", "/api/v1/orders/{id}/cancel", orders_cancel, W, "orders.cancel" },
+    /* Service-to-service, on NGINX's internal listener only. */
+    { "POST", "/internal/v1/events", sales_events, CRM_ROLE_SERVICE, "events.receive" },
 };
 
 static const crm_service service = {

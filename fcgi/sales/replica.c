@@ -2,13 +2,16 @@
  * replica.c - the customers sales sells to. Sales keeps its own copy (the
  * customers table of its schema); an order for a customer it has not seen
  * makes it ask the customers service, through NGINX's internal listener,
- * and keep the answer. The customers' events (a later issue) will keep the
- * copy current; this read-through stays as the fallback.
+ * and keep the answer. The customers' events (customer.created|updated|
+ * deleted, POST /internal/v1/events) keep the copy current; the
+ * read-through is the fallback for a customer whose event has not arrived.
+ * A deleted customer keeps only its id here: name and email are erased.
  */
 #include "sales.h"
 
 #include "crm_api.h"
 #include "crm_http.h"
+#include "crm_inbox.h"
 #include "crm_json.h"
 #include "crm_log.h"
 
@@ -19,9 +22,12 @@
 
 static crm_http *http;
 
+static const char *event_key; /* CRM_EVENT_KEY: checks events' signatures */
+
 int replica_init(const crm_config *conf)
 {
     http = crm_http_new(conf->internal_url, conf->http_timeout_ms, ANSWER_MAX);
+    event_key = conf->event_key;
     return CRM_OK;
 }
 
@@ -77,7 +83,9 @@ static int fetch(crm_req *r, crm_db *db, int64_t id, int *deleted)
         return REPLICA_UNAVAILABLE;
     }
     *deleted = fdel->b;
-    return store_replica_put(db, id, name, email, status, fdel->b, fver->i, crm_api_now(a));
+    if (fdel->b)
+        return store_replica_erase(db, id, fver->i, crm_api_now(a));
+    return store_replica_put(db, id, name, email, status, 0, fver->i, crm_api_now(a));
 }
 
 int replica_ensure(crm_req *r, crm_db *db, int64_t id)
@@ -93,4 +101,35 @@ int replica_ensure(crm_req *r, crm_db *db, int64_t id)
     if (rc == CRM_OK && deleted)
         return CRM_NOTFOUND;
     return rc;
+}
+
+/*
+ * Apply one customer event to the replica (in the inbox's transaction).
+ * Events of other types are acknowledged and ignored. A version older than
+ * the replica's changes nothing (store_replica_*).
+ */
+static int apply(crm_db *db, crm_arena *a, const crm_event *ev)
+{
+    crm_fields fs;
+    const char *why = NULL;
+    int is_delete = strcmp(ev->type, "customer.deleted") == 0;
+
+    if (!is_delete && strcmp(ev->type, "customer.created") != 0 &&
+        strcmp(ev->type, "customer.updated") != 0)
+        return CRM_OK;
+    if (crm_json_parse(a, ev->payload, ev->payload_len, &fs, &why) != CRM_OK)
+        return CRM_INVALID;
+    if (is_delete)
+        return store_replica_erase(db, ev->aggregate_id, ev->aggregate_version, crm_api_now(a));
+    const char *name = member_str(&fs, "name"), *email = member_str(&fs, "email");
+    const char *status = member_str(&fs, "status");
+    if (name == NULL || email == NULL || status == NULL)
+        return CRM_INVALID;
+    return store_replica_put(db, ev->aggregate_id, name, email, status, 0, ev->aggregate_version,
+                             crm_api_now(a));
+}
+
+int sales_events(crm_req *r)
+{
+    return crm_inbox_receive(r, sales_db, event_key, apply);
 }

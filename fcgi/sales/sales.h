@@ -223,6 +223,8 @@ const char *read_currency(crm_valid *v, const char *name, int required);
 #define REPLICA_UNAVAILABLE 2
 int replica_ensure(crm_req *r, crm_db *db, int64_t id);
 int replica_init(const crm_config *conf);
+/* POST /internal/v1/events: customers' events into the replica. */
+int sales_events(crm_req *r);
 void replica_done(void);
 
 /* ---- store.c: every SQL statement. CRM_OK, CRM_NOTFOUND, CRM_DUP,
@@ -242,6 +244,8 @@ int store_product_count(crm_db *db, const product_filter *f, int64_t *count);
 int store_replica_get(crm_db *db, int64_t id, int lock, int *deleted);
 int store_replica_put(crm_db *db, int64_t id, const char *name, const char *email,
                       const char *status, int deleted, int64_t version, const char *now);
+/* A deleted customer: keep the id, erase name and email (unless newer is held). */
+int store_replica_erase(crm_db *db, int64_t id, int64_t version, const char *now);
 
 int store_order_get(crm_db *db, crm_arena *a, int64_t id, int for_update, order *out);
 /* Fills out->lines / n_lines. */

@@ -20,6 +20,8 @@ enum {
     ST_REPLICA_LOCK,
     ST_REPLICA_INSERT,
     ST_REPLICA_UPDATE,
+    ST_REPLICA_ERASE_INSERT,
+    ST_REPLICA_ERASE,
     ST_ORDER_GET,
     ST_ORDER_GET_FOR_UPDATE,
     ST_ORDER_LINES,
@@ -120,6 +122,14 @@ static const char SQL_REPLICA_INSERT[] =
 static const char SQL_REPLICA_UPDATE[] =
     "UPDATE customers SET name = ?, email = ?, status = ?, deleted = ?, version = ?,"
     " synced_at = ? WHERE id = ? AND version <= ?";
+
+/* A deleted customer keeps its id (orders refer to it) and nothing personal. */
+static const char SQL_REPLICA_ERASE_INSERT[] =
+    "INSERT INTO customers (id, name, email, status, deleted, version, synced_at)"
+    " VALUES (?, '', '', '', 1, ?, ?)";
+static const char SQL_REPLICA_ERASE[] =
+    "UPDATE customers SET name = '', email = '', deleted = 1, version = ?, synced_at = ?"
+    " WHERE id = ? AND version <= ?";
 
 /* ---- orders ---- */
 
@@ -544,6 +554,28 @@ int store_replica_put(crm_db *db, int64_t id, const char *name, const char *emai
     crm_stmt_bind_int(st, 6, id);
     crm_stmt_bind_int(st, 7, version);
     /* No row changed: the replica already holds a newer version. */
+    return crm_stmt_exec(st);
+}
+
+int store_replica_erase(crm_db *db, int64_t id, int64_t version, const char *now)
+{
+    crm_stmt *st = crm_db_stmt(db, ST_REPLICA_ERASE_INSERT, SQL_REPLICA_ERASE_INSERT);
+    int rc;
+
+    if (st == NULL)
+        return crm_db_status(db);
+    crm_stmt_bind_int(st, 0, id);
+    crm_stmt_bind_int(st, 1, version);
+    crm_stmt_bind_opt_str(st, 2, now);
+    rc = crm_stmt_exec(st);
+    if (rc != CRM_DUP)
+        return rc;
+    if ((st = crm_db_stmt(db, ST_REPLICA_ERASE, SQL_REPLICA_ERASE)) == NULL)
+        return crm_db_status(db);
+    crm_stmt_bind_int(st, 0, version);
+    crm_stmt_bind_opt_str(st, 1, now);
+    crm_stmt_bind_int(st, 2, id);
+    crm_stmt_bind_int(st, 3, version);
     return crm_stmt_exec(st);
 }
 

@@ -69,6 +69,9 @@ static char *xstrdup(const char *s)
     return d;
 }
 
+/* A handle inherited from the parent process (see conn_get). */
+static CURL *volatile g_inherited_curl;
+
 static void conn_destroy(void *p)
 {
     itest_conn *c = p;
@@ -88,7 +91,10 @@ static CURL *conn_get(void)
     pthread_once(&g_conn_once, conn_key_make);
     itest_conn *c = pthread_getspecific(g_conn_key);
     if (c != NULL && c->pid != getpid()) {
-        /* Inherited across fork: the parent still owns the socket. */
+        /* Inherited across fork: the parent still owns the socket, so the
+           handle is neither used nor cleaned up here; it stays referenced
+           (a leak checker would otherwise report the parent's handle). */
+        g_inherited_curl = c->curl;
         free(c);
         c = NULL;
     }
@@ -574,6 +580,90 @@ char *itest_urlencode(const char *s)
     }
     *o = '\0';
     return out;
+}
+
+/* ---- metrics ------------------------------------------------------------------------------ */
+
+/*
+ * The label set of a sample, p just past its '{': sets *match when it has
+ * every pair of want. Returns the character after the '}', or NULL when
+ * the set is malformed.
+ */
+static const char *metric_labels(const char *p, const char *const *want, int *match)
+{
+    unsigned long found = 0;
+    size_t npairs = 0;
+    while (want != NULL && want[2 * npairs] != NULL && want[2 * npairs + 1] != NULL &&
+           npairs < 16) /* pairs past the 16th are ignored */
+        npairs++;
+    unsigned long all = (1UL << npairs) - 1;
+    for (;;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (*p == '}') {
+            *match = found == all;
+            return p + 1;
+        }
+        const char *k = p;
+        while (*p != '\0' && *p != '=' && *p != '\n' && *p != '}')
+            p++;
+        if (*p != '=' || p[1] != '"')
+            return NULL;
+        size_t klen = (size_t)(p - k);
+        p += 2;
+        char val[512];
+        size_t vn = 0;
+        while (*p != '\0' && *p != '"' && *p != '\n') {
+            char ch = *p++;
+            if (ch == '\\' && *p != '\0' && *p != '\n') {
+                ch = *p++;
+                if (ch == 'n')
+                    ch = '\n';
+            }
+            if (vn + 1 < sizeof val)
+                val[vn++] = ch;
+        }
+        if (*p != '"')
+            return NULL;
+        p++;
+        val[vn] = '\0';
+        for (size_t i = 0; i < npairs; i++)
+            if (strlen(want[2 * i]) == klen && strncmp(want[2 * i], k, klen) == 0 &&
+                strcmp(want[2 * i + 1], val) == 0)
+                found |= 1UL << i;
+    }
+}
+
+int itest_metric(const char *text, const char *name, const char *const *labels, double *value)
+{
+    size_t nl = strlen(name);
+    const char *next = NULL;
+    for (const char *line = text; line != NULL && *line != '\0'; line = next) {
+        const char *eol = strchr(line, '\n');
+        next = eol ? eol + 1 : NULL;
+        if (*line == '#' || strncmp(line, name, nl) != 0)
+            continue;
+        const char *p = line + nl;
+        int match = labels == NULL || labels[0] == NULL;
+        if (*p == '{') {
+            p = metric_labels(p + 1, labels, &match);
+            if (p == NULL)
+                continue;
+        } else if (*p != ' ' && *p != '\t') {
+            continue; /* a longer name */
+        }
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!match || *p == '\n' || *p == '\0')
+            continue; /* no value on the line */
+        char *end = NULL;
+        double v = strtod(p, &end);
+        if (end == p)
+            continue;
+        *value = v;
+        return 1;
+    }
+    return 0;
 }
 
 /* ---- customers ---------------------------------------------------------------------------- */

@@ -201,6 +201,16 @@ int itest_pid_alive(pid_t pid);
 /* Exit code of a zombie pid from /proc (-1 if not a zombie/unknown). */
 int itest_zombie_exit_code(pid_t pid);
 
+/*
+ * Prometheus text format (an admin port's GET /metrics): the value of the
+ * first sample of metric name whose labels include every pair of labels, a
+ * NULL-terminated list of names and values ({ "service", "customers",
+ * NULL }; NULL or empty: any labels, or none; at most 16 pairs). Comment
+ * lines are skipped and label values unescaped. 1 with *value set, 0 when
+ * there is no such sample.
+ */
+int itest_metric(const char *text, const char *name, const char *const *labels, double *value);
+
 /* A diagnostic line on stderr, only when ITEST_VERBOSE is set. */
 void itest_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
