@@ -10,6 +10,7 @@
 
 #include "crm_api.h"
 #include "crm_body.h"
+#include "crm_outbox.h"
 #include "crm_valid.h"
 
 #include <stdio.h>
@@ -1197,9 +1198,20 @@ static int act_tx(crm_req *r, crm_idem *idem, const crm_etags *im, int64_t id, o
         o->fulfilled_at = iso;
     else
         o->cancelled_at = iso;
+    order_status from = o->status;
     o->status = to;
     o->version++;
     o->updated_at = iso;
+    if (to == ORDER_CONFIRMED || to == ORDER_CANCELLED) {
+        /* The event: the order with its lines and totals, and where it came from. */
+        order_out(o);
+        sales_out.len--; /* reopen the object */
+        crm_buf_printf(&sales_out, ",\"previous_status\":\"%s\"}", order_status_name(from));
+        rc = crm_outbox_add(sales_db, to == ORDER_CONFIRMED ? "order.confirmed" : "order.cancelled",
+                            o->id, o->version, now, sales_out.data, sales_out.len);
+        if (rc != CRM_OK)
+            goto out;
+    }
     order_out(o);
     rc = crm_idem_store(idem, sales_db, 200, NULL, crm_api_etag(a, o->version), sales_out.data,
                         sales_out.len);
