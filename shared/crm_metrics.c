@@ -189,6 +189,15 @@ void crm_metrics_relay_leader(int leader)
     __atomic_store_n(&hdr()->relay_leader, (int64_t)(leader ? 1 : 0), __ATOMIC_RELAXED);
 }
 
+void crm_metrics_relay_gone(void)
+{
+    if (m.area == NULL)
+        return;
+    int64_t one = 1;
+    __atomic_compare_exchange_n(&hdr()->relay_leader, &one, 0, 0, __ATOMIC_RELAXED,
+                                __ATOMIC_RELAXED);
+}
+
 void crm_metrics_relay(size_t i, const char *subscriber, int64_t pending, double oldest_age,
                        uint64_t delivered, uint64_t failures, uint64_t attempts)
 {

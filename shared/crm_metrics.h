@@ -38,6 +38,8 @@ void crm_metrics_workers(int alive);
  */
 #define CRM_METRICS_SUBSCRIBERS 4
 void crm_metrics_relay_leader(int leader);
+/* Supervisor: the relay process ended; a leader gauge of 1 becomes 0. */
+void crm_metrics_relay_gone(void);
 void crm_metrics_relay(size_t i, const char *subscriber, int64_t pending, double oldest_age,
                        uint64_t delivered, uint64_t failures, uint64_t attempts);
 

@@ -576,6 +576,8 @@ static void reap_sidecar(pool *p, pid_t pid, int st)
     long long now = now_ms();
 
     p->side.pid = 0;
+    /* A dead relay delivers nothing, whatever it last said. */
+    crm_metrics_relay_gone();
     if (p->draining) {
         if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
             crm_log_warn("%s exited while draining: pid=%ld status=%d signal=%d", name, (long)pid,

@@ -161,7 +161,8 @@ int crm_relay_run(const crm_config *conf, const char *service, const char *const
         s->name = subscribers[n_subs];
         s->source = service;
         snprintf(s->host, sizeof(s->host), "Host: %s.internal", s->name);
-        crm_metrics_relay(n_subs, s->name, 0, 0, 0, 0, 0);
+        /* Named now; pending is said once it is counted (stats()). */
+        crm_metrics_relay(n_subs, s->name, -1, -1, 0, 0, 0);
     }
     crm_metrics_relay_leader(0);
     crm_service_db_opts(conf, 0, &o);

@@ -966,6 +966,15 @@ int itest_pid_alive(pid_t pid)
     return state != 'Z' && state != 'X';
 }
 
+pid_t itest_parent_pid(pid_t pid)
+{
+    char state = 0;
+    pid_t pp = 0;
+    if (proc_stat(pid, &state, &pp, NULL) != 0)
+        return -1;
+    return pp;
+}
+
 int itest_zombie_exit_code(pid_t pid)
 {
     char state = 0;

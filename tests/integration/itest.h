@@ -198,6 +198,8 @@ pid_t itest_pool_pid(const char *service);
 size_t itest_children(pid_t parent, pid_t *out, size_t max);
 /* 1 when pid exists and is not a zombie. */
 int itest_pid_alive(pid_t pid);
+/* The parent of pid (its /proc/<pid>/stat), or -1 when pid does not exist. */
+pid_t itest_parent_pid(pid_t pid);
 /* Exit code of a zombie pid from /proc (-1 if not a zombie/unknown). */
 int itest_zombie_exit_code(pid_t pid);
 

@@ -6,8 +6,9 @@
  * the inbox's checks (signature, clock skew, malformed batches, where it
  * is reachable), deletions and creations reaching the sales replica by
  * event rather than by read-through, redelivery and stale versions with
- * hand-made events, the relay's metrics on the customers admin port, and
- * the relay riding out a sales outage.
+ * hand-made events, the relay's metrics on the customers admin port, the
+ * relay killed mid-delivery (its supervisor restarts it and nothing is
+ * lost) and the relay riding out a sales outage.
  *
  * The key is read from $CRM_EVENT_KEY_FILE, else $CRM_STATE/secrets/
  * events.key. Hand-made events use customer ids the customers service
@@ -23,9 +24,11 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -383,6 +386,23 @@ static int wait_drained(double after, double secs, relay_stats *last)
     }
 }
 
+/* Poll the metrics every 10 ms until the relay has delivered more than
+   after events to sales (pending or not), or secs pass; as wait_drained. */
+static int wait_delivered(double after, double secs, relay_stats *last)
+{
+    double until = itest_now() + secs;
+    memset(last, 0, sizeof *last);
+    for (;;) {
+        stats_free(last);
+        stats_get(last);
+        if (last->have_delivered && last->delivered > after)
+            return 1;
+        if (itest_now() >= until)
+            return 0;
+        itest_sleep_ms(10);
+    }
+}
+
 /*
  * Labels of every sample of name: only service and subscriber may appear.
  * NULL when they hold, else the offending line.
@@ -656,6 +676,237 @@ START_TEST(test_create_by_event)
 }
 END_TEST
 
+/* ---- (7) the relay killed mid-delivery ---------------------------------------------------- */
+
+/*
+ * The relay is the customers pool's sidecar: its supervisor logs "relay
+ * started: pid=N" each time it forks one, and the relay logs RELAY_LEADS
+ * (with its own pid) once it holds the relay lock.
+ */
+#define RELAY_STARTED  "relay started: pid="
+#define RELAY_LEADS    "relay: this process now delivers the events of customers"
+#define KILL_CUSTOMERS 40
+#define KILL_AFTER     20 /* the relay is killed after this many creations */
+/* Between creations, so that the relay delivers them as they come, in
+   several batches, and the kill finds it in the middle of the stream. */
+#define KILL_PACE_MS 10
+/*
+ * A relay that lived over 1 s is restarted at once, a younger one after a
+ * 1 s back-off doubling on repeated early deaths; 15 s also covers taking
+ * the lock and delivering the 40 events, sanitizer builds included.
+ */
+#define RELAY_BACK_S 15.0
+/* The relay refreshes crm_events_pending every second (and zeroes it when
+   it starts): only a sample taken this long after the new relay was seen
+   leading counts. */
+#define PENDING_FRESH_S 2.0
+
+static void customers_log(char *buf, size_t n)
+{
+    snprintf(buf, n, "%s/logs/customers.log", env_url("CRM_STATE"));
+}
+
+/* The customers log's size: where the lines written from now on start. */
+static long log_size(void)
+{
+    char path[4096];
+    struct stat st;
+    customers_log(path, sizeof path);
+    ck_assert_msg(stat(path, &st) == 0, "cannot stat %s: %s", path, strerror(errno));
+    return (long)st.st_size;
+}
+
+/* 1 when pid is alive and a child of supervisor. */
+static int relay_alive(pid_t pid, pid_t supervisor)
+{
+    return pid > 0 && itest_pid_alive(pid) && itest_parent_pid(pid) == supervisor;
+}
+
+/*
+ * The customers log from byte offset on: the pid of the last "relay
+ * started" line whose relay is alive and a child of supervisor (-1 when
+ * none); *leads is 1 when that relay then logged RELAY_LEADS. Lines that
+ * are not JSON (one being written) are skipped. When trail is not NULL it
+ * receives the last relay-related lines ("relay" in msg), for messages.
+ */
+static pid_t relay_from_log(long offset, pid_t supervisor, int *leads, char *trail, size_t n)
+{
+    char path[4096];
+    customers_log(path, sizeof path);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot read %s: %s", path, strerror(errno));
+    ck_assert_msg(fseek(f, offset, SEEK_SET) == 0, "cannot seek %s to %ld", path, offset);
+    pid_t found = -1;
+    *leads = 0;
+    if (trail != NULL && n > 0)
+        trail[0] = '\0';
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) > 0) {
+        json_object *o = json_tokener_parse(line);
+        const char *msg = itest_jstr(o, "msg");
+        int64_t pid = itest_jint(o, "pid");
+        if (msg != NULL && strstr(msg, "relay") != NULL && trail != NULL && n > 0) {
+            size_t have = strlen(trail), add = (size_t)len;
+            if (have + add >= n) { /* keep the newest lines */
+                size_t drop = have + add - n + 1;
+                const char *cut = drop < have ? strchr(trail + drop, '\n') : NULL;
+                if (cut != NULL)
+                    memmove(trail, cut + 1, strlen(cut + 1) + 1);
+                else
+                    trail[0] = '\0';
+                have = strlen(trail);
+            }
+            if (have + add < n)
+                memcpy(trail + have, line, add + 1);
+        }
+        if (msg != NULL && strncmp(msg, RELAY_STARTED, strlen(RELAY_STARTED)) == 0) {
+            long pid_n = strtol(msg + strlen(RELAY_STARTED), NULL, 10);
+            if (pid_n > 1 && relay_alive((pid_t)pid_n, supervisor)) {
+                found = (pid_t)pid_n;
+                *leads = 0;
+            }
+        } else if (msg != NULL && found > 0 && pid == found && strcmp(msg, RELAY_LEADS) == 0) {
+            *leads = 1;
+        }
+        json_object_put(o);
+    }
+    free(line);
+    fclose(f);
+    return found;
+}
+
+START_TEST(test_relay_killed)
+{
+    char path[4096], trail[2048], pids[1024];
+    relay_stats s;
+    memset(&s, 0, sizeof s);
+    customers_log(path, sizeof path);
+
+    /* (1) The relay now: a live child of the customers supervisor. */
+    pid_t sup = itest_pool_pid("customers");
+    ck_assert_msg(sup > 0, "no customers supervisor (stack.sh pool-pid customers)");
+    int leads = 0;
+    pid_t relay = relay_from_log(0, sup, &leads, trail, sizeof trail);
+    ck_assert_msg(relay > 0, "no live relay of supervisor %ld in %s; relay lines:\n%s", (long)sup,
+                  path, trail);
+    pid_t kids[64], workers[64];
+    size_t n_kids = itest_children(sup, kids, 64), n_workers = 0;
+    for (size_t i = 0; i < n_kids; i++)
+        if (kids[i] != relay)
+            workers[n_workers++] = kids[i];
+    ck_assert_msg(n_workers > 0, "customers supervisor %ld has no workers", (long)sup);
+
+    /* Whatever earlier tests left in flight goes first. */
+    ck_assert_msg(wait_drained(-1, DRAINED_WITHIN_S + 3, &s),
+                  "the relay still has events pending for sales: %s", stats_describe(&s));
+    double before = s.delivered;
+    stats_free(&s);
+
+    /* (2) Customers created on both sides of the kill. */
+    int64_t ids[KILL_CUSTOMERS];
+    long offset = -1;
+    double t_kill = 0;
+    for (int i = 0; i < KILL_CUSTOMERS; i++) {
+        if (i > 0)
+            itest_sleep_ms(KILL_PACE_MS);
+        ids[i] = itest_new_customer(NULL);
+        if (i + 1 == KILL_AFTER) {
+            /* Once the relay has delivered some of this test's events. */
+            ck_assert_msg(wait_delivered(before, DRAINED_WITHIN_S, &s),
+                          "none of %d new customers' events delivered within %.0f s: %s",
+                          KILL_AFTER, DRAINED_WITHIN_S, stats_describe(&s));
+            itest_note("killing relay %ld: %g of %d delivered, %s", (long)relay,
+                       s.delivered - before, KILL_AFTER, stats_describe(&s));
+            stats_free(&s);
+            ck_assert_msg(relay_alive(relay, sup), "relay %ld is no longer a child of %ld",
+                          (long)relay, (long)sup);
+            offset = log_size(); /* "relay started" lines past here are new */
+            ck_assert_msg(kill(relay, SIGKILL) == 0, "kill -KILL %ld: %s", (long)relay,
+                          strerror(errno));
+            t_kill = itest_now();
+        }
+    }
+
+    /* (3) A new relay leads and has delivered all of them. */
+    double until = itest_now() + RELAY_BACK_S, t_lead = -1;
+    pid_t fresh = -1;
+    for (;;) {
+        int fresh_leads = 0;
+        fresh = relay_from_log(offset, sup, &fresh_leads, trail, sizeof trail);
+        if (fresh == relay)
+            fresh = -1; /* the killed one, not reaped yet */
+        double t = itest_now();
+        if (fresh > 0 && fresh_leads && t_lead < 0) {
+            t_lead = t;
+            itest_note("relay %ld killed; relay %ld leads within %.3f s", (long)relay, (long)fresh,
+                       t - t_kill);
+        }
+        stats_free(&s);
+        stats_get(&s);
+        if (t_lead >= 0 && t >= t_lead + PENDING_FRESH_S && s.have_leader && s.leader == 1 &&
+            s.have_pending && s.pending == 0 && s.have_delivered &&
+            s.delivered >= before + KILL_CUSTOMERS)
+            break;
+        ck_assert_msg(itest_now() < until,
+                      "%.0f s after creating %d customers (relay %ld killed after the %dth): "
+                      "new relay %ld%s; want leader 1, pending 0, delivered >= %g; %s; relay "
+                      "lines of %s since the kill:\n%s",
+                      RELAY_BACK_S, KILL_CUSTOMERS, (long)relay, KILL_AFTER, (long)fresh,
+                      fresh > 0 ? (fresh_leads ? " leading" : " not leading") : " (none)",
+                      before + KILL_CUSTOMERS, stats_describe(&s), path, trail);
+        itest_sleep_ms(100);
+    }
+    itest_note("after the kill: %s", stats_describe(&s));
+    stats_free(&s);
+    ck_assert_msg(!relay_alive(relay, sup), "killed relay %ld still alive", (long)relay);
+
+    /* The supervisor replaced the relay and nothing else. */
+    pid_t sup_now = itest_pool_pid("customers");
+    ck_assert_msg(sup_now == sup, "customers supervisor was %ld before the relay kill, %ld after",
+                  (long)sup, (long)sup_now);
+    ck_assert_msg(relay_alive(fresh, sup), "relay %ld is not a child of supervisor %ld",
+                  (long)fresh, (long)sup);
+    for (size_t i = 0; i < n_workers; i++)
+        ck_assert_msg(relay_alive(workers[i], sup),
+                      "customers worker %ld (of supervisor %ld) gone after the relay kill",
+                      (long)workers[i], (long)sup);
+
+    /* (4) No loss: with customers down, only events can have told sales. */
+    stack_ok("pool-stop", "customers");
+    itest_resp *r = itest_get(CUSTOMERS_PING, NULL);
+    ck_assert_msg(r->status != 200, "customers still answers after pool-stop: %s",
+                  itest_describe(r));
+    itest_free(r);
+    int missing = 0;
+    char first[4096] = "";
+    size_t used = 0;
+    pids[0] = '\0';
+    for (int i = 0; i < KILL_CUSTOMERS; i++) {
+        r = order_for(ids[i]);
+        if (r->status != 201) {
+            if (missing++ == 0)
+                snprintf(first, sizeof first, "%s", itest_describe(r));
+            int w = snprintf(pids + used, sizeof pids - used, " %" PRId64 "%s", ids[i],
+                             i < KILL_AFTER ? "(before)" : "(after)");
+            if (w > 0 && (size_t)w < sizeof pids - used)
+                used += (size_t)w;
+        }
+        itest_free(r);
+    }
+    ck_assert_msg(missing == 0,
+                  "customers down: %d of %d customers created around the relay kill unknown "
+                  "to sales:%s; first: %s",
+                  missing, KILL_CUSTOMERS, pids, first);
+
+    /* (5) Customers back. */
+    stack_ok("pool-start", "customers");
+    ck_assert_msg(wait_serving(CUSTOMERS_PING, POOL_BACK_S),
+                  "customers does not answer %.0f s after pool-start", POOL_BACK_S);
+}
+END_TEST
+
 /* ---- (6) the relay rides out a sales outage (last) ---------------------------------------- */
 
 START_TEST(test_sales_down)
@@ -779,6 +1030,13 @@ static Suite *events_suite(void)
     tcase_add_test(replay, test_redelivery_and_order);
     tcase_add_test(replay, test_relay_metrics);
     suite_add_tcase(s, replay);
+
+    TCase *killed = tcase_create("relay_killed_mid_delivery");
+    tcase_set_timeout(killed, 120);
+    tcase_add_unchecked_fixture(killed, NULL, restore_customers);
+    tcase_add_checked_fixture(killed, NULL, itest_teardown);
+    tcase_add_test(killed, test_relay_killed);
+    suite_add_tcase(s, killed);
 
     /* Last: it leaves the relay's backoff at its longest. */
     TCase *sdown = tcase_create("sales_down");

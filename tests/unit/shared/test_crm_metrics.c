@@ -320,6 +320,23 @@ START_TEST(test_relay)
     ck_assert_ptr_null(strstr(t, "out of range"));
     ck_assert_ptr_null(strstr(t, "ignored"));
     free(t);
+
+    /* The supervisor saw the relay die: no longer the leader. */
+    crm_metrics_relay_gone();
+    t = render();
+    ck_assert_double_eq(sample(t, "crm_relay_leader{service=\"customers\"}"), 0);
+    free(t);
+}
+END_TEST
+
+/* A service without a relay shows no relay metrics, even after a sidecar died. */
+START_TEST(test_relay_gone_without_relay)
+{
+    ck_assert_int_eq(crm_metrics_init("sales", 1, routes, 2), CRM_OK);
+    crm_metrics_relay_gone();
+    char *t = render();
+    ck_assert_ptr_null(strstr(t, "crm_relay_leader"));
+    free(t);
 }
 END_TEST
 
@@ -333,6 +350,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_label_escaping_and_unattached);
     tcase_add_test(tc, test_empty);
     tcase_add_test(tc, test_relay);
+    tcase_add_test(tc, test_relay_gone_without_relay);
     suite_add_tcase(s, tc);
     return s;
 }
