@@ -1179,26 +1179,21 @@ static int act_tx(crm_req *r, crm_idem *idem, const crm_etags *im, int64_t id, o
         }
         if ((rc = reserve_stock(r, o, now)) != CRM_OK)
             goto out;
-        if ((rc = count_revenue(o, now, 1)) != CRM_OK)
-            goto out;
     } else if (act == ACT_CANCEL && o->status == ORDER_CONFIRMED) {
         if ((rc = return_stock(r, o, now)) != CRM_OK)
             goto out;
-        if ((rc = count_revenue(o, o->confirmed_sql, -1)) != CRM_OK)
-            goto out;
     }
-    if ((rc = store_daily_move(sales_db, o->created_sql, o->status, to, slot)) != CRM_OK)
-        goto out;
     if ((rc = store_order_set_status(sales_db, o->id, to, now)) != CRM_OK)
         goto out;
     const char *iso = crm_api_iso(a, now);
+    order_status from = o->status;
+    const char *was_confirmed = o->confirmed_sql;
     if (to == ORDER_CONFIRMED)
         o->confirmed_at = iso;
     else if (to == ORDER_FULFILLED)
         o->fulfilled_at = iso;
     else
         o->cancelled_at = iso;
-    order_status from = o->status;
     o->status = to;
     o->version++;
     o->updated_at = iso;
@@ -1212,6 +1207,18 @@ static int act_tx(crm_req *r, crm_idem *idem, const crm_etags *im, int64_t id, o
         if (rc != CRM_OK)
             goto out;
     }
+    /*
+     * The summary's rows last: every confirmation of the day writes them,
+     * so their locks are held for as short a time as possible.
+     */
+    if (to == ORDER_CONFIRMED)
+        rc = count_revenue(o, now, 1);
+    else if (to == ORDER_CANCELLED && from == ORDER_CONFIRMED)
+        rc = count_revenue(o, was_confirmed, -1);
+    if (rc != CRM_OK)
+        goto out;
+    if ((rc = store_daily_move(sales_db, o->created_sql, from, to, slot)) != CRM_OK)
+        goto out;
     order_out(o);
     rc = crm_idem_store(idem, sales_db, 200, NULL, crm_api_etag(a, o->version), sales_out.data,
                         sales_out.len);
