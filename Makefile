@@ -40,6 +40,8 @@ IT_LIB    = $(BUILD)/tests/integration/itest.o
 TOOLS     = $(BUILD)/tests/tools/pagewalk
 # The in-memory request transport unit tests share (not a suite: no test_ prefix).
 FAKE_REQ  = $(BUILD)/tests/unit/fake_req.o
+# The live-database set-up the DB suites share (not a suite either).
+DB_FIXTURE = $(BUILD)/tests/unit/db_fixture.o
 
 .PHONY: all build deps run stop test unit bench lint format clean tests
 # Keep test objects: they are intermediate files, and make would delete them.
@@ -64,12 +66,12 @@ $(BUILD)/crm-$(1): $$($(1)_OBJ) $(LIB)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 # Unit tests of a service see its headers and link everything but its main.o.
 $(BUILD)/tests/unit/$(1)/%.o: CPPFLAGS += -Ifcgi/$(1)
-$(BUILD)/tests/unit/$(1)/%: $(BUILD)/tests/unit/$(1)/%.o $(FAKE_REQ) $$(filter-out %/main.o,$$($(1)_OBJ)) $(LIB)
+$(BUILD)/tests/unit/$(1)/%: $(BUILD)/tests/unit/$(1)/%.o $(FAKE_REQ) $(DB_FIXTURE) $$(filter-out %/main.o,$$($(1)_OBJ)) $(LIB)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(CHECK_LIBS) $$(LDLIBS)
 endef
 $(foreach s,$(SERVICES),$(eval $(call service_rules,$(s))))
 
-$(BUILD)/tests/unit/shared/%: $(BUILD)/tests/unit/shared/%.o $(FAKE_REQ) $(LIB)
+$(BUILD)/tests/unit/shared/%: $(BUILD)/tests/unit/shared/%.o $(FAKE_REQ) $(DB_FIXTURE) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
 $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(IT_LIB) $(LIB)

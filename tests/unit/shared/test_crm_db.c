@@ -11,6 +11,8 @@
 #include "crm_db.h"
 #include "crm_log.h"
 
+#include "../db_fixture.h"
+
 #include <check.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -19,70 +21,17 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *t_socket;
-static const char *t_user;
-static const char *t_password;
-static char t_dbname[64];
-
-static crm_db *open_db(const char *database, int multi)
+static crm_db *open_db(int multi)
 {
-    crm_db_opts o = { 0 };
-    o.socket = t_socket;
-    o.user = t_user;
-    o.password = t_password;
-    o.database = database;
-    o.timeout = 10;
+    crm_db_opts o = db_fixture_opts();
     o.multi_statements = multi;
     return crm_db_new(&o);
-}
-
-static crm_db *open_test_db(void)
-{
-    crm_db *db = open_db(t_dbname, 0);
-    ck_assert_int_eq(crm_db_connect(db), CRM_OK);
-    return db;
-}
-
-/* Test statements use keys from 100 up, one per distinct SQL text. */
-static unsigned key_for(const char *sql)
-{
-    static const char *known[100];
-    static unsigned n;
-    for (unsigned i = 0; i < n; i++)
-        if (strcmp(known[i], sql) == 0)
-            return 100 + i;
-    ck_assert_uint_lt(n, CRM_NELEM(known));
-    known[n] = sql;
-    return 100 + n++;
-}
-
-static crm_stmt *stmt(crm_db *db, const char *sql)
-{
-    crm_stmt *st = crm_db_stmt(db, key_for(sql), sql);
-    ck_assert_msg(st != NULL, "prepare failed (%d): %s", crm_db_status(db), sql);
-    return st;
-}
-
-static void exec_ok(crm_db *db, const char *sql)
-{
-    ck_assert_msg(crm_db_exec_sql(db, sql) == CRM_OK, "failed: %s", sql);
-}
-
-/* The single integer a parameterless query returns. */
-static int64_t q_int(crm_db *db, const char *sql)
-{
-    crm_stmt *st = stmt(db, sql);
-    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
-    ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
-    int64_t v = crm_stmt_col_int(st, 0);
-    ck_assert_int_eq(crm_stmt_fetch(st), CRM_NOTFOUND);
-    return v;
 }
 
 /* The single string a parameterless query returns, copied. */
 static char *q_str(crm_db *db, const char *sql)
 {
-    crm_stmt *st = stmt(db, sql);
+    crm_stmt *st = db_stmt(db, sql);
     ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
     ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
     size_t n;
@@ -95,7 +44,7 @@ static char *q_str(crm_db *db, const char *sql)
 
 static int64_t conn_id(crm_db *db)
 {
-    return q_int(db, "SELECT CONNECTION_ID()");
+    return db_q_int(db, "SELECT CONNECTION_ID()", NULL);
 }
 
 /* Kill a connection from another one. KILL takes a literal id: the only
@@ -103,9 +52,9 @@ static int64_t conn_id(crm_db *db)
 static void kill_conn(int64_t id)
 {
     char sql[64];
-    crm_db *k = open_test_db();
+    crm_db *k = db_fixture_open();
     snprintf(sql, sizeof(sql), "KILL %" PRId64, id);
-    exec_ok(k, sql);
+    db_exec_ok(k, sql);
     crm_db_free(k);
 }
 
@@ -120,7 +69,7 @@ static double now_s(void)
 
 START_TEST(session_settings)
 {
-    crm_db *db = open_db(t_dbname, 0);
+    crm_db *db = open_db(0);
     ck_assert_int_eq(crm_db_connected(db), 0);
     ck_assert_uint_eq(crm_db_connects(db), 0);
     ck_assert_int_eq(crm_db_connect(db), CRM_OK);
@@ -142,10 +91,10 @@ START_TEST(session_settings)
                          " ',', @@character_set_results)");
     ck_assert_str_eq(cs, "utf8mb4,utf8mb4,utf8mb4");
     free(cs);
-    ck_assert_int_eq(q_int(db, "SELECT UNIX_TIMESTAMP('1970-01-01 00:00:01')"), 1);
-    ck_assert_int_eq(q_int(db, "SELECT @@autocommit"), 1);
+    ck_assert_int_eq(db_q_int(db, "SELECT UNIX_TIMESTAMP('1970-01-01 00:00:01')", NULL), 1);
+    ck_assert_int_eq(db_q_int(db, "SELECT @@autocommit", NULL), 1);
     char *dbn = q_str(db, "SELECT DATABASE()");
-    ck_assert_str_eq(dbn, t_dbname);
+    ck_assert_str_eq(dbn, db_fixture_name());
     free(dbn);
     crm_db_free(db);
 }
@@ -155,7 +104,7 @@ START_TEST(connect_failure)
 {
     crm_db_opts o = { 0 };
     o.socket = "/nonexistent/crm-test.sock";
-    o.user = t_user;
+    o.user = db_fixture_opts().user;
     o.timeout = 2;
     crm_db *db = crm_db_new(&o);
     ck_assert_int_eq(crm_db_connect(db), CRM_GONE);
@@ -175,13 +124,13 @@ END_TEST
 
 START_TEST(bind_fetch_ints)
 {
-    crm_db *db = open_test_db();
-    exec_ok(db, "CREATE TABLE t_int (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
-                " v BIGINT NULL, u BIGINT UNSIGNED NULL, t TINYINT NULL)");
+    crm_db *db = db_fixture_open();
+    db_exec_ok(db, "CREATE TABLE t_int (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+                   " v BIGINT NULL, u BIGINT UNSIGNED NULL, t TINYINT NULL)");
     static const int64_t vals[] = { 0, 1, -1, 42, INT64_MAX, INT64_MIN, 1LL << 53 };
     const char *ins = "INSERT INTO t_int (v, u, t) VALUES (?, ?, ?)";
     for (size_t i = 0; i < CRM_NELEM(vals); i++) {
-        crm_stmt *st = stmt(db, ins);
+        crm_stmt *st = db_stmt(db, ins);
         crm_stmt_bind_int(st, 0, vals[i]);
         crm_stmt_bind_int(st, 1, (int64_t)i);
         crm_stmt_bind_int(st, 2, -(int64_t)i);
@@ -189,13 +138,13 @@ START_TEST(bind_fetch_ints)
         ck_assert_uint_eq(crm_stmt_affected(st), 1);
         ck_assert_uint_eq(crm_stmt_insert_id(st), i + 1);
     }
-    crm_stmt *st = stmt(db, ins);
+    crm_stmt *st = db_stmt(db, ins);
     crm_stmt_bind_null(st, 0);
     crm_stmt_bind_str(st, 1, "18446744073709551615", 20); /* a string into an integer */
     crm_stmt_bind_null(st, 2);
     ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
 
-    st = stmt(db, "SELECT id, v, u, t FROM t_int ORDER BY id");
+    st = db_stmt(db, "SELECT id, v, u, t FROM t_int ORDER BY id");
     ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
     for (size_t i = 0; i < CRM_NELEM(vals); i++) {
         ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
@@ -219,7 +168,7 @@ START_TEST(bind_fetch_ints)
     ck_assert_int_eq(crm_stmt_fetch(st), CRM_NOTFOUND);
 
     /* Text of a negative integer; integer of a text column. */
-    st = stmt(db, "SELECT v, CAST(v AS CHAR) FROM t_int WHERE id = ?");
+    st = db_stmt(db, "SELECT v, CAST(v AS CHAR) FROM t_int WHERE id = ?");
     crm_stmt_bind_int(st, 0, 6);
     ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
     ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
@@ -229,7 +178,7 @@ START_TEST(bind_fetch_ints)
     ck_assert_int_eq(crm_stmt_fetch(st), CRM_NOTFOUND);
 
     /* Parameters in expressions; a placeholder's column has no type yet. */
-    st = stmt(db, "SELECT ? + 1, ?");
+    st = db_stmt(db, "SELECT ? + 1, ?");
     crm_stmt_bind_int(st, 0, 41);
     crm_stmt_bind_int(st, 1, -7);
     ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
@@ -239,7 +188,7 @@ START_TEST(bind_fetch_ints)
     crm_stmt_done(st);
 
     /* affected rows of an UPDATE; a statement without a result. */
-    st = stmt(db, "UPDATE t_int SET t = 1 WHERE id <= ?");
+    st = db_stmt(db, "UPDATE t_int SET t = 1 WHERE id <= ?");
     crm_stmt_bind_int(st, 0, 3);
     ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
     ck_assert_uint_eq(crm_stmt_affected(st), 3);
@@ -259,9 +208,9 @@ static char *pattern(size_t n, char seed)
 
 START_TEST(bind_fetch_strings)
 {
-    crm_db *db = open_test_db();
-    exec_ok(db, "CREATE TABLE t_str (id INT NOT NULL PRIMARY KEY, s MEDIUMTEXT NULL)"
-                " DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci");
+    crm_db *db = db_fixture_open();
+    db_exec_ok(db, "CREATE TABLE t_str (id INT NOT NULL PRIMARY KEY, s MEDIUMTEXT NULL)"
+                   " DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci");
     char *l255 = pattern(255, 1), *l256 = pattern(256, 2), *l257 = pattern(257, 3);
     char *big = pattern(100000, 4), *bigger = pattern(3u << 20, 5);
     /* Four-byte UTF-8 (emoji), accents, Polish, Japanese; 40 of them. */
@@ -289,12 +238,12 @@ START_TEST(bind_fetch_strings)
         { "x", 1 },
     };
     for (size_t i = 0; i < CRM_NELEM(rows); i++) {
-        crm_stmt *st = stmt(db, "INSERT INTO t_str (id, s) VALUES (?, ?)");
+        crm_stmt *st = db_stmt(db, "INSERT INTO t_str (id, s) VALUES (?, ?)");
         crm_stmt_bind_int(st, 0, (int64_t)i);
         crm_stmt_bind_str(st, 1, rows[i].s, rows[i].n);
         ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
     }
-    crm_stmt *st = stmt(db, "SELECT id, s, CHAR_LENGTH(s) FROM t_str ORDER BY id");
+    crm_stmt *st = db_stmt(db, "SELECT id, s, CHAR_LENGTH(s) FROM t_str ORDER BY id");
     ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
     for (size_t i = 0; i < CRM_NELEM(rows); i++) {
         ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
@@ -316,14 +265,14 @@ START_TEST(bind_fetch_strings)
     ck_assert_int_eq(crm_stmt_fetch(st), CRM_NOTFOUND);
 
     /* The server sees characters, not bytes: utf8mb4 end to end. */
-    st = stmt(db, "SELECT CHAR_LENGTH(s), LENGTH(s) FROM t_str WHERE id = ?");
+    st = db_stmt(db, "SELECT CHAR_LENGTH(s), LENGTH(s) FROM t_str WHERE id = ?");
     crm_stmt_bind_int(st, 0, 5);
     ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
     ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
     ck_assert_int_eq(crm_stmt_col_int(st, 0), 22);
     ck_assert_int_eq(crm_stmt_col_int(st, 1), (int64_t)strlen(uni));
     crm_stmt_done(st);
-    st = stmt(db, "SELECT id FROM t_str WHERE s = ?");
+    st = db_stmt(db, "SELECT id FROM t_str WHERE s = ?");
     crm_stmt_bind_str(st, 0, uni, strlen(uni));
     ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
     ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
@@ -350,10 +299,10 @@ END_TEST
 
 START_TEST(optional_binds_and_copies)
 {
-    crm_db *db = open_test_db();
+    crm_db *db = db_fixture_open();
     crm_arena *a = crm_arena_new(1024);
-    exec_ok(db, "CREATE TABLE t_opt (id INT NOT NULL PRIMARY KEY, s VARCHAR(40) NULL,"
-                " ref BIGINT NULL, at DATETIME(6) NULL) DEFAULT CHARSET=utf8mb4");
+    db_exec_ok(db, "CREATE TABLE t_opt (id INT NOT NULL PRIMARY KEY, s VARCHAR(40) NULL,"
+                   " ref BIGINT NULL, at DATETIME(6) NULL) DEFAULT CHARSET=utf8mb4");
     struct {
         const char *s;
         int64_t ref;
@@ -366,7 +315,7 @@ START_TEST(optional_binds_and_copies)
     };
     const char *ins = "INSERT INTO t_opt (id, s, ref, at) VALUES (?, ?, ?, ?)";
     for (size_t i = 0; i < CRM_NELEM(rows); i++) {
-        crm_stmt *st = stmt(db, ins);
+        crm_stmt *st = db_stmt(db, ins);
         crm_stmt_bind_int(st, 0, (int64_t)i);
         crm_stmt_bind_opt_str(st, 1, rows[i].s);
         crm_stmt_bind_opt_id(st, 2, rows[i].ref);
@@ -374,12 +323,12 @@ START_TEST(optional_binds_and_copies)
         ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
     }
     /* What the server stored: NULL exactly where the binds said so. */
-    ck_assert_int_eq(q_int(db, "SELECT COUNT(*) FROM t_opt WHERE s IS NULL"), 1);
-    ck_assert_int_eq(q_int(db, "SELECT COUNT(*) FROM t_opt WHERE ref IS NULL"), 2);
-    ck_assert_int_eq(q_int(db, "SELECT COUNT(*) FROM t_opt WHERE at IS NULL"), 1);
-    ck_assert_int_eq(q_int(db, "SELECT COUNT(*) FROM t_opt WHERE s = ''"), 1);
+    ck_assert_int_eq(db_q_int(db, "SELECT COUNT(*) FROM t_opt WHERE s IS NULL", NULL), 1);
+    ck_assert_int_eq(db_q_int(db, "SELECT COUNT(*) FROM t_opt WHERE ref IS NULL", NULL), 2);
+    ck_assert_int_eq(db_q_int(db, "SELECT COUNT(*) FROM t_opt WHERE at IS NULL", NULL), 1);
+    ck_assert_int_eq(db_q_int(db, "SELECT COUNT(*) FROM t_opt WHERE s = ''", NULL), 1);
 
-    crm_stmt *st = stmt(db, "SELECT id, s, ref, at FROM t_opt ORDER BY id");
+    crm_stmt *st = db_stmt(db, "SELECT id, s, ref, at FROM t_opt ORDER BY id");
     ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
     const char *first_s = NULL, *first_at = NULL;
     for (size_t i = 0; i < CRM_NELEM(rows); i++) {
@@ -425,7 +374,7 @@ START_TEST(optional_binds_and_copies)
     ck_assert_str_eq(first_at, "2026-11-27T12:00:00.123456Z");
 
     /* A bound empty string and an id of 0 through an expression. */
-    st = stmt(db, "SELECT ? IS NULL, ? IS NULL, ? IS NULL, ?");
+    st = db_stmt(db, "SELECT ? IS NULL, ? IS NULL, ? IS NULL, ?");
     crm_stmt_bind_opt_str(st, 0, NULL);
     crm_stmt_bind_opt_str(st, 1, "");
     crm_stmt_bind_opt_id(st, 2, 0);
@@ -439,7 +388,7 @@ START_TEST(optional_binds_and_copies)
     crm_stmt_done(st);
 
     /* A DATETIME(6) computed by the server reads back the same way. */
-    st = stmt(
+    st = db_stmt(
         db, "SELECT CAST('2026-01-02 03:04:05.000000' AS DATETIME(6)), CAST(NULL AS DATETIME(6))");
     ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
     ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
@@ -453,11 +402,11 @@ END_TEST
 
 START_TEST(duplicate_and_errors)
 {
-    crm_db *db = open_test_db();
-    exec_ok(db, "CREATE TABLE t_dup (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
-                " email VARCHAR(20) NOT NULL, UNIQUE KEY (email))");
+    crm_db *db = db_fixture_open();
+    db_exec_ok(db, "CREATE TABLE t_dup (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+                   " email VARCHAR(20) NOT NULL, UNIQUE KEY (email))");
     const char *ins = "INSERT INTO t_dup (email) VALUES (?)";
-    crm_stmt *st = stmt(db, ins);
+    crm_stmt *st = db_stmt(db, ins);
     crm_stmt_bind_str(st, 0, "a@example.com", 13);
     ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
     crm_stmt_bind_str(st, 0, "a@example.com", 13);
@@ -471,12 +420,12 @@ START_TEST(duplicate_and_errors)
     crm_stmt_bind_str(st, 0, "123456789012345678901", 21);
     ck_assert_int_eq(crm_stmt_exec(st), CRM_ERR);
     /* Division by zero in a write is an error too. */
-    st = stmt(db, "UPDATE t_dup SET id = id / ? WHERE id = 1");
+    st = db_stmt(db, "UPDATE t_dup SET id = id / ? WHERE id = 1");
     crm_stmt_bind_int(st, 0, 0);
     ck_assert_int_eq(crm_stmt_exec(st), CRM_ERR);
 
     /* Binding mistakes fail the exec, not the process. */
-    st = stmt(db, ins);
+    st = db_stmt(db, ins);
     ck_assert_int_eq(crm_stmt_exec(st), CRM_ERR); /* placeholder 0 unbound */
     crm_stmt_bind_str(st, 0, "c@example.com", 13);
     crm_stmt_bind_int(st, 1, 5); /* there is no placeholder 1 */
@@ -502,36 +451,36 @@ START_TEST(duplicate_and_errors)
     /* None of that cost the connection. */
     ck_assert_int_eq(crm_db_connected(db), 1);
     ck_assert_uint_eq(crm_db_connects(db), 1);
-    ck_assert_int_eq(q_int(db, "SELECT COUNT(*) FROM t_dup"), 3);
-    exec_ok(db, "SELECT 1"); /* a result set through exec_sql is drained */
-    ck_assert_int_eq(q_int(db, "SELECT 7"), 7);
+    ck_assert_int_eq(db_q_int(db, "SELECT COUNT(*) FROM t_dup", NULL), 3);
+    db_exec_ok(db, "SELECT 1"); /* a result set through exec_sql is drained */
+    ck_assert_int_eq(db_q_int(db, "SELECT 7", NULL), 7);
     crm_db_free(db);
 }
 END_TEST
 
 START_TEST(transactions)
 {
-    crm_db *db = open_test_db();
-    crm_db *other = open_test_db();
-    exec_ok(db, "CREATE TABLE t_tx (id INT NOT NULL PRIMARY KEY) ENGINE=InnoDB");
+    crm_db *db = db_fixture_open();
+    crm_db *other = db_fixture_open();
+    db_exec_ok(db, "CREATE TABLE t_tx (id INT NOT NULL PRIMARY KEY) ENGINE=InnoDB");
     const char *ins = "INSERT INTO t_tx (id) VALUES (?)";
     const char *count = "SELECT COUNT(*) FROM t_tx";
 
     ck_assert_int_eq(crm_db_begin(db), CRM_OK);
-    crm_stmt *st = stmt(db, ins);
+    crm_stmt *st = db_stmt(db, ins);
     crm_stmt_bind_int(st, 0, 1);
     ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
-    ck_assert_int_eq(q_int(db, count), 1);
-    ck_assert_int_eq(q_int(other, count), 0);
+    ck_assert_int_eq(db_q_int(db, count, NULL), 1);
+    ck_assert_int_eq(db_q_int(other, count, NULL), 0);
     ck_assert_int_eq(crm_db_rollback(db), CRM_OK);
-    ck_assert_int_eq(q_int(db, count), 0);
+    ck_assert_int_eq(db_q_int(db, count, NULL), 0);
 
     ck_assert_int_eq(crm_db_begin(db), CRM_OK);
     crm_stmt_bind_int(st, 0, 2);
     ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
-    ck_assert_int_eq(q_int(other, count), 0);
+    ck_assert_int_eq(db_q_int(other, count, NULL), 0);
     ck_assert_int_eq(crm_db_commit(db), CRM_OK);
-    ck_assert_int_eq(q_int(other, count), 1);
+    ck_assert_int_eq(db_q_int(other, count, NULL), 1);
 
     /* A begin inside a forgotten transaction rolls that one back rather
        than committing it (which START TRANSACTION alone would do). */
@@ -542,7 +491,7 @@ START_TEST(transactions)
     crm_stmt_bind_int(st, 0, 4);
     ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
     ck_assert_int_eq(crm_db_commit(db), CRM_OK);
-    ck_assert_int_eq(q_int(other, "SELECT SUM(id) FROM t_tx"), 2 + 4);
+    ck_assert_int_eq(db_q_int(other, "SELECT SUM(id) FROM t_tx", NULL), 2 + 4);
 
     /* A duplicate inside a transaction leaves it usable. */
     ck_assert_int_eq(crm_db_begin(db), CRM_OK);
@@ -551,7 +500,7 @@ START_TEST(transactions)
     crm_stmt_bind_int(st, 0, 5);
     ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
     ck_assert_int_eq(crm_db_commit(db), CRM_OK);
-    ck_assert_int_eq(q_int(other, count), 3);
+    ck_assert_int_eq(db_q_int(other, count, NULL), 3);
     crm_db_free(other);
     crm_db_free(db);
 }
@@ -559,20 +508,20 @@ END_TEST
 
 START_TEST(lock_wait_is_conflict)
 {
-    crm_db *a = open_test_db();
-    crm_db *b = open_test_db();
-    exec_ok(a, "CREATE TABLE t_lw (id INT NOT NULL PRIMARY KEY, v INT NOT NULL) ENGINE=InnoDB");
-    exec_ok(a, "INSERT INTO t_lw VALUES (1, 0)");
-    exec_ok(b, "SET SESSION innodb_lock_wait_timeout = 1");
+    crm_db *a = db_fixture_open();
+    crm_db *b = db_fixture_open();
+    db_exec_ok(a, "CREATE TABLE t_lw (id INT NOT NULL PRIMARY KEY, v INT NOT NULL) ENGINE=InnoDB");
+    db_exec_ok(a, "INSERT INTO t_lw VALUES (1, 0)");
+    db_exec_ok(b, "SET SESSION innodb_lock_wait_timeout = 1");
     const char *upd = "UPDATE t_lw SET v = v + 1 WHERE id = ?";
 
     ck_assert_int_eq(crm_db_begin(a), CRM_OK);
-    crm_stmt *sa = stmt(a, upd);
+    crm_stmt *sa = db_stmt(a, upd);
     crm_stmt_bind_int(sa, 0, 1);
     ck_assert_int_eq(crm_stmt_exec(sa), CRM_OK);
 
     ck_assert_int_eq(crm_db_begin(b), CRM_OK);
-    crm_stmt *sb = stmt(b, upd);
+    crm_stmt *sb = db_stmt(b, upd);
     crm_stmt_bind_int(sb, 0, 1);
     ck_assert_int_eq(crm_stmt_exec(sb), CRM_CONFLICT);
     ck_assert_int_eq(crm_db_rollback(b), CRM_OK);
@@ -583,7 +532,7 @@ START_TEST(lock_wait_is_conflict)
     crm_stmt_bind_int(sb, 0, 1);
     ck_assert_int_eq(crm_stmt_exec(sb), CRM_OK);
     ck_assert_int_eq(crm_db_commit(b), CRM_OK);
-    ck_assert_int_eq(q_int(a, "SELECT v FROM t_lw WHERE id = 1"), 2);
+    ck_assert_int_eq(db_q_int(a, "SELECT v FROM t_lw WHERE id = 1", NULL), 2);
     crm_db_free(b);
     crm_db_free(a);
 }
@@ -592,13 +541,15 @@ END_TEST
 /* Com_stmt_prepare counts the prepares this session sent to the server. */
 static int64_t prepares(crm_db *db)
 {
-    return q_int(db, "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS"
-                     " WHERE VARIABLE_NAME = 'COM_STMT_PREPARE'");
+    return db_q_int(db,
+                    "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS"
+                    " WHERE VARIABLE_NAME = 'COM_STMT_PREPARE'",
+                    NULL);
 }
 
 START_TEST(statement_reuse)
 {
-    crm_db *db = open_test_db();
+    crm_db *db = db_fixture_open();
     int64_t p0 = prepares(db);
     const char *sql = "SELECT ? * 2";
     crm_stmt *st = crm_db_stmt(db, 7, sql);
@@ -614,9 +565,9 @@ START_TEST(statement_reuse)
     ck_assert_int_eq(prepares(db) - p0, 1);
 
     /* A buffered result survives other statements running meanwhile. */
-    exec_ok(db, "CREATE TABLE t_reuse (id INT NOT NULL PRIMARY KEY)");
-    exec_ok(db, "INSERT INTO t_reuse VALUES (1), (2), (3)");
-    crm_stmt *all = stmt(db, "SELECT id FROM t_reuse ORDER BY id");
+    db_exec_ok(db, "CREATE TABLE t_reuse (id INT NOT NULL PRIMARY KEY)");
+    db_exec_ok(db, "INSERT INTO t_reuse VALUES (1), (2), (3)");
+    crm_stmt *all = db_stmt(db, "SELECT id FROM t_reuse ORDER BY id");
     ck_assert_int_eq(crm_stmt_exec(all), CRM_OK);
     ck_assert_uint_eq(crm_stmt_affected(all), 3);
     int64_t sum = 0;
@@ -630,19 +581,19 @@ START_TEST(statement_reuse)
 
     /* A table changes shape under a prepared SELECT *: the new columns
        are bound at the next exec. */
-    exec_ok(db, "CREATE TABLE t_shape (a INT NOT NULL)");
-    exec_ok(db, "INSERT INTO t_shape VALUES (1)");
-    crm_stmt *shape = stmt(db, "SELECT * FROM t_shape");
+    db_exec_ok(db, "CREATE TABLE t_shape (a INT NOT NULL)");
+    db_exec_ok(db, "INSERT INTO t_shape VALUES (1)");
+    crm_stmt *shape = db_stmt(db, "SELECT * FROM t_shape");
     ck_assert_int_eq(crm_stmt_exec(shape), CRM_OK);
     ck_assert_int_eq(crm_stmt_fetch(shape), CRM_OK);
     ck_assert_int_eq(crm_stmt_col_int(shape, 0), 1);
-    exec_ok(db, "ALTER TABLE t_shape ADD COLUMN b VARCHAR(10) NOT NULL DEFAULT 'bee'");
+    db_exec_ok(db, "ALTER TABLE t_shape ADD COLUMN b VARCHAR(10) NOT NULL DEFAULT 'bee'");
     ck_assert_int_eq(crm_stmt_exec(shape), CRM_OK);
     ck_assert_int_eq(crm_stmt_fetch(shape), CRM_OK);
     ck_assert_int_eq(crm_stmt_col_int(shape, 0), 1);
     ck_assert_str_eq(crm_stmt_col_str(shape, 1, NULL), "bee");
     crm_stmt_done(shape);
-    ck_assert_int_eq(q_int(db, "SELECT 8"), 8);
+    ck_assert_int_eq(db_q_int(db, "SELECT 8", NULL), 8);
     ck_assert_uint_eq(crm_db_connects(db), 1);
     crm_db_free(db);
 }
@@ -650,10 +601,10 @@ END_TEST
 
 START_TEST(lost_connection_reconnects)
 {
-    crm_db *db = open_test_db();
+    crm_db *db = db_fixture_open();
     const char *sql = "SELECT ? + 1";
-    crm_stmt *st = stmt(db, sql);
-    crm_stmt *other = stmt(db, "SELECT 'other'");
+    crm_stmt *st = db_stmt(db, sql);
+    crm_stmt *other = db_stmt(db, "SELECT 'other'");
     int64_t id = conn_id(db);
     kill_conn(id);
 
@@ -666,7 +617,7 @@ START_TEST(lost_connection_reconnects)
     ck_assert_int_eq(crm_stmt_fetch(other), CRM_GONE);
 
     /* The next call reconnects and prepares again. */
-    st = stmt(db, sql);
+    st = db_stmt(db, sql);
     ck_assert_int_eq(crm_db_connected(db), 1);
     ck_assert_uint_eq(crm_db_connects(db), 2);
     crm_stmt_bind_int(st, 0, 41);
@@ -702,11 +653,11 @@ END_TEST
 
 START_TEST(lost_connection_in_transaction)
 {
-    crm_db *db = open_test_db();
-    exec_ok(db, "CREATE TABLE t_lost (id INT NOT NULL PRIMARY KEY) ENGINE=InnoDB");
+    crm_db *db = db_fixture_open();
+    db_exec_ok(db, "CREATE TABLE t_lost (id INT NOT NULL PRIMARY KEY) ENGINE=InnoDB");
     const char *ins = "INSERT INTO t_lost (id) VALUES (?)";
     ck_assert_int_eq(crm_db_begin(db), CRM_OK);
-    crm_stmt *st = stmt(db, ins);
+    crm_stmt *st = db_stmt(db, ins);
     crm_stmt_bind_int(st, 0, 1);
     ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
     kill_conn(conn_id(db));
@@ -715,24 +666,24 @@ START_TEST(lost_connection_in_transaction)
 
     /* Until the caller ends the transaction nothing reconnects: the rest
        of it must not run in autocommit on a new connection. */
-    ck_assert_ptr_null(crm_db_stmt(db, key_for(ins), ins));
+    ck_assert_ptr_null(crm_db_stmt(db, db_key_for(ins), ins));
     ck_assert_int_eq(crm_db_status(db), CRM_GONE);
     ck_assert_int_eq(crm_db_exec_sql(db, "DO 1"), CRM_GONE);
     ck_assert_uint_eq(crm_db_connects(db), 1);
     ck_assert_int_eq(crm_db_commit(db), CRM_GONE);
 
     /* Ended: the next call reconnects; the lost transaction left nothing. */
-    ck_assert_int_eq(q_int(db, "SELECT COUNT(*) FROM t_lost"), 0);
+    ck_assert_int_eq(db_q_int(db, "SELECT COUNT(*) FROM t_lost", NULL), 0);
     ck_assert_uint_eq(crm_db_connects(db), 2);
 
     /* Same with rollback, which has nothing left to undo. */
     ck_assert_int_eq(crm_db_begin(db), CRM_OK);
-    st = stmt(db, ins);
+    st = db_stmt(db, ins);
     kill_conn(conn_id(db));
     crm_stmt_bind_int(st, 0, 3);
     ck_assert_int_eq(crm_stmt_exec(st), CRM_GONE);
     ck_assert_int_eq(crm_db_rollback(db), CRM_OK);
-    st = stmt(db, ins);
+    st = db_stmt(db, ins);
     crm_stmt_bind_int(st, 0, 3);
     ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
     ck_assert_uint_eq(crm_db_connects(db), 3);
@@ -744,8 +695,8 @@ START_TEST(named_locks)
 {
     char name[64];
     snprintf(name, sizeof(name), "crm_test_lock_%ld", (long)getpid());
-    crm_db *a = open_test_db();
-    crm_db *b = open_test_db();
+    crm_db *a = db_fixture_open();
+    crm_db *b = db_fixture_open();
     ck_assert_int_eq(crm_db_lock(a, name, 0), CRM_OK);
     ck_assert_int_eq(crm_db_lock(b, name, 0), CRM_CONFLICT);
     double t0 = now_s();
@@ -773,55 +724,33 @@ END_TEST
 
 START_TEST(multi_statements)
 {
-    crm_db *db = open_db(t_dbname, 1);
-    exec_ok(db, "CREATE TABLE t_multi (i INT NOT NULL);"
-                " INSERT INTO t_multi VALUES (1), (2);"
-                " SELECT * FROM t_multi; SELECT 'x', 'y';"
-                " INSERT INTO t_multi VALUES (3)");
-    ck_assert_int_eq(q_int(db, "SELECT COUNT(*) FROM t_multi"), 3);
+    crm_db *db = open_db(1);
+    db_exec_ok(db, "CREATE TABLE t_multi (i INT NOT NULL);"
+                   " INSERT INTO t_multi VALUES (1), (2);"
+                   " SELECT * FROM t_multi; SELECT 'x', 'y';"
+                   " INSERT INTO t_multi VALUES (3)");
+    ck_assert_int_eq(db_q_int(db, "SELECT COUNT(*) FROM t_multi", NULL), 3);
     /* An error in the middle: statements before it stay, after it do not run. */
     ck_assert_int_eq(crm_db_exec_sql(db, "INSERT INTO t_multi VALUES (4);"
                                          " INSERT INTO t_no_such VALUES (1);"
                                          " INSERT INTO t_multi VALUES (5)"),
                      CRM_ERR);
     ck_assert_int_eq(crm_db_connected(db), 1);
-    ck_assert_int_eq(q_int(db, "SELECT SUM(i) FROM t_multi"), 1 + 2 + 3 + 4);
-    exec_ok(db, "DO 1;");
-    ck_assert_int_eq(q_int(db, "SELECT 5"), 5);
+    ck_assert_int_eq(db_q_int(db, "SELECT SUM(i) FROM t_multi", NULL), 1 + 2 + 3 + 4);
+    db_exec_ok(db, "DO 1;");
+    ck_assert_int_eq(db_q_int(db, "SELECT 5", NULL), 5);
     crm_db_free(db);
 }
 END_TEST
 
 /* ---------------------------------------------------------------- */
 
-START_TEST(environment_missing)
-{
-    ck_abort_msg("CRM_TEST_DB_SOCKET is not set: these tests need a live MariaDB/MySQL "
-                 "(CRM_TEST_DB_SOCKET, CRM_TEST_DB_USER, CRM_TEST_DB_PASSWORD)");
-}
-END_TEST
-
-/* Create or drop the scratch database; identifiers cannot be bound, and
-   the name is ours (a prefix and our pid). */
-static int scratch(const char *verb)
-{
-    char sql[128];
-    crm_db *db = open_db(NULL, 0);
-    snprintf(sql, sizeof(sql), "%s DATABASE %s`%s`", verb,
-             strcmp(verb, "DROP") == 0 ? "IF EXISTS " : "", t_dbname);
-    int rc = crm_db_exec_sql(db, sql);
-    crm_db_free(db);
-    return rc;
-}
-
 static Suite *db_suite(void)
 {
     Suite *s = suite_create("crm_db");
     TCase *tc = tcase_create("live");
     tcase_set_timeout(tc, 60);
-    if (t_socket == NULL) {
-        tcase_add_test(tc, environment_missing);
-    } else {
+    if (db_fixture_live(tc)) {
         tcase_add_test(tc, session_settings);
         tcase_add_test(tc, connect_failure);
         tcase_add_test(tc, bind_fetch_ints);
@@ -843,25 +772,7 @@ static Suite *db_suite(void)
 int main(void)
 {
     crm_log_init("test_crm_db", CRM_LOG_WARN);
-    t_socket = getenv("CRM_TEST_DB_SOCKET");
-    if (t_socket != NULL && *t_socket == '\0')
-        t_socket = NULL;
-    t_user = getenv("CRM_TEST_DB_USER");
-    t_password = getenv("CRM_TEST_DB_PASSWORD");
-    snprintf(t_dbname, sizeof(t_dbname), "crm_test_db_%ld", (long)getpid());
-    if (t_socket == NULL)
-        fprintf(stderr, "test_crm_db: FAIL: CRM_TEST_DB_SOCKET is not set\n");
-    else if (scratch("DROP") != CRM_OK || scratch("CREATE") != CRM_OK) {
-        fprintf(stderr, "test_crm_db: FAIL: cannot create database %s over %s\n", t_dbname,
-                t_socket);
+    if (db_fixture_init("db") && db_fixture_create() != CRM_OK)
         return EXIT_FAILURE;
-    }
-
-    SRunner *sr = srunner_create(db_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    if (t_socket != NULL && scratch("DROP") != CRM_OK)
-        failed++;
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return db_fixture_run(db_suite());
 }

@@ -18,6 +18,7 @@
 #include "crm_log.h"
 #include "crm_problem.h"
 
+#include "../db_fixture.h"
 #include "../fake_req.h"
 
 #include <check.h>
@@ -45,54 +46,7 @@ static void reset_applies(void)
     refuse_id = NULL;
 }
 
-static const char *t_socket;
-static const char *t_user;
-static const char *t_password;
-static char t_dbname[64];
 static crm_db *db;
-
-static crm_db *open_db(const char *database)
-{
-    crm_db_opts o = { 0 };
-    o.socket = t_socket;
-    o.user = t_user;
-    o.password = t_password;
-    o.database = database;
-    o.timeout = 10;
-    return crm_db_new(&o);
-}
-
-static void exec_ok(crm_db *d, const char *sql)
-{
-    ck_assert_msg(crm_db_exec_sql(d, sql) == CRM_OK, "failed: %s", sql);
-}
-
-/* Test statements use keys from 100 up, one per distinct SQL text. */
-static unsigned key_for(const char *sql)
-{
-    static const char *known[50];
-    static unsigned n;
-    for (unsigned i = 0; i < n; i++)
-        if (strcmp(known[i], sql) == 0)
-            return 100 + i;
-    ck_assert_uint_lt(n, CRM_NELEM(known));
-    known[n] = sql;
-    return 100 + n++;
-}
-
-/* The single integer a query with one optional string parameter returns. */
-static int64_t q_int(crm_db *d, const char *sql, const char *param)
-{
-    crm_stmt *st = crm_db_stmt(d, key_for(sql), sql);
-    ck_assert_msg(st != NULL, "prepare failed: %s", sql);
-    if (param != NULL)
-        crm_stmt_bind_str(st, 0, param, strlen(param));
-    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
-    ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
-    int64_t v = crm_stmt_col_int(st, 0);
-    ck_assert_int_eq(crm_stmt_fetch(st), CRM_NOTFOUND);
-    return v;
-}
 
 /*
  * The DDL of crm_inbox.h, as the consumer's schema has it, and a table the
@@ -104,18 +58,17 @@ static void db_setup(void)
     reset_applies();
     arena = crm_arena_new(4096);
     fake_req_init(&f);
-    db = open_db(t_dbname);
-    ck_assert_int_eq(crm_db_connect(db), CRM_OK);
-    exec_ok(db, "DROP TABLE IF EXISTS inbox, applied");
-    exec_ok(db, "CREATE TABLE inbox ("
-                " event_id CHAR(36) CHARACTER SET ascii NOT NULL PRIMARY KEY,"
-                " type VARCHAR(64) NOT NULL,"
-                " received_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)"
-                ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4");
-    exec_ok(db, "CREATE TABLE applied ("
-                " seq INT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
-                " event_id CHAR(36) CHARACTER SET ascii NOT NULL"
-                ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4");
+    db = db_fixture_open();
+    db_exec_ok(db, "DROP TABLE IF EXISTS inbox, applied");
+    db_exec_ok(db, "CREATE TABLE inbox ("
+                   " event_id CHAR(36) CHARACTER SET ascii NOT NULL PRIMARY KEY,"
+                   " type VARCHAR(64) NOT NULL,"
+                   " received_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)"
+                   ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4");
+    db_exec_ok(db, "CREATE TABLE applied ("
+                   " seq INT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+                   " event_id CHAR(36) CHARACTER SET ascii NOT NULL"
+                   ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4");
 }
 
 static void db_teardown(void)
@@ -143,16 +96,15 @@ START_TEST(test_inbox_claim)
     ck_assert_int_eq(crm_inbox_claim(db, id, "customer.created"), CRM_DUP);
     ck_assert_int_eq(crm_inbox_claim(db, other, "customer.updated"), CRM_OK);
     ck_assert_int_eq(crm_db_commit(db), CRM_OK);
-    ck_assert_int_eq(q_int(db, "SELECT COUNT(*) FROM inbox", NULL), 2);
-    ck_assert_int_eq(q_int(db,
-                           "SELECT COUNT(*) FROM inbox WHERE event_id = ?"
-                           " AND type = 'customer.created' AND received_at IS NOT NULL",
-                           id),
+    ck_assert_int_eq(db_q_int(db, "SELECT COUNT(*) FROM inbox", NULL), 2);
+    ck_assert_int_eq(db_q_int(db,
+                              "SELECT COUNT(*) FROM inbox WHERE event_id = ?"
+                              " AND type = 'customer.created' AND received_at IS NOT NULL",
+                              id),
                      1);
 
     /* Another connection sees it too. */
-    crm_db *d2 = open_db(t_dbname);
-    ck_assert_int_eq(crm_db_connect(d2), CRM_OK);
+    crm_db *d2 = db_fixture_open();
     ck_assert_int_eq(crm_db_begin(d2), CRM_OK);
     ck_assert_int_eq(crm_inbox_claim(d2, other, "customer.updated"), CRM_DUP);
     ck_assert_int_eq(crm_db_rollback(d2), CRM_OK);
@@ -178,7 +130,7 @@ START_TEST(test_inbox_rollback)
     ck_assert_int_eq(crm_db_begin(db), CRM_OK);
     ck_assert_int_eq(crm_inbox_claim(db, id, "customer.created"), CRM_OK);
     ck_assert_int_eq(crm_db_rollback(db), CRM_OK);
-    ck_assert_int_eq(q_int(db, "SELECT COUNT(*) FROM inbox", NULL), 0);
+    ck_assert_int_eq(db_q_int(db, "SELECT COUNT(*) FROM inbox", NULL), 0);
 
     /* ... so the redelivery applies it. */
     ck_assert_int_eq(crm_db_begin(db), CRM_OK);
@@ -187,7 +139,7 @@ START_TEST(test_inbox_rollback)
     ck_assert_int_eq(crm_db_begin(db), CRM_OK);
     ck_assert_int_eq(crm_inbox_claim(db, id, "customer.created"), CRM_DUP);
     ck_assert_int_eq(crm_db_rollback(db), CRM_OK);
-    ck_assert_int_eq(q_int(db, "SELECT COUNT(*) FROM inbox", NULL), 1);
+    ck_assert_int_eq(db_q_int(db, "SELECT COUNT(*) FROM inbox", NULL), 1);
 }
 END_TEST
 
@@ -204,7 +156,7 @@ static int record(crm_db *d, const crm_event *ev)
     ck_assert_uint_lt(n_seen, CRM_NELEM(seen));
     ck_assert_uint_eq(strlen(ev->id), 36);
     memcpy(seen[n_seen++], ev->id, 37);
-    crm_stmt *st = crm_db_stmt(d, key_for(SQL_APPLIED), SQL_APPLIED);
+    crm_stmt *st = crm_db_stmt(d, db_key_for(SQL_APPLIED), SQL_APPLIED);
     ck_assert_ptr_nonnull(st);
     crm_stmt_bind_str(st, 0, ev->id, strlen(ev->id));
     return crm_stmt_exec(st);
@@ -348,22 +300,22 @@ static void assert_problem(int rc, int status, const char *slug, const char *det
 
 static int64_t inbox_rows(void)
 {
-    return q_int(db, "SELECT COUNT(*) FROM inbox", NULL);
+    return db_q_int(db, "SELECT COUNT(*) FROM inbox", NULL);
 }
 
 static int64_t applied_rows(void)
 {
-    return q_int(db, "SELECT COUNT(*) FROM applied", NULL);
+    return db_q_int(db, "SELECT COUNT(*) FROM applied", NULL);
 }
 
 static int64_t in_inbox(const char *id)
 {
-    return q_int(db, "SELECT COUNT(*) FROM inbox WHERE event_id = ?", id);
+    return db_q_int(db, "SELECT COUNT(*) FROM inbox WHERE event_id = ?", id);
 }
 
 static int64_t applied_times(const char *id)
 {
-    return q_int(db, "SELECT COUNT(*) FROM applied WHERE event_id = ?", id);
+    return db_q_int(db, "SELECT COUNT(*) FROM applied WHERE event_id = ?", id);
 }
 
 START_TEST(test_receive_unauthorized)
@@ -454,8 +406,8 @@ START_TEST(test_receive_applies_once)
     ck_assert_int_eq(in_inbox(ev[0].id), 1);
     ck_assert_int_eq(in_inbox(ev[1].id), 1);
     ck_assert_int_eq(
-        q_int(db, "SELECT COUNT(*) FROM inbox WHERE event_id = ? AND type = 'customer.updated'",
-              ev[1].id),
+        db_q_int(db, "SELECT COUNT(*) FROM inbox WHERE event_id = ? AND type = 'customer.updated'",
+                 ev[1].id),
         1);
     ck_assert_int_eq(applied_rows(), 2);
 
@@ -571,35 +523,13 @@ START_TEST(test_receive_conflict_retried)
 }
 END_TEST
 
-START_TEST(environment_missing)
-{
-    ck_abort_msg("CRM_TEST_DB_SOCKET is not set: these tests need a live MariaDB/MySQL "
-                 "(CRM_TEST_DB_SOCKET, CRM_TEST_DB_USER, CRM_TEST_DB_PASSWORD)");
-}
-END_TEST
-
-/* Create or drop the scratch database; identifiers cannot be bound, and
-   the name is ours (a prefix and our pid). */
-static int scratch(const char *verb)
-{
-    char sql[128];
-    crm_db *d = open_db(NULL);
-    snprintf(sql, sizeof(sql), "%s DATABASE %s`%s`", verb,
-             strcmp(verb, "DROP") == 0 ? "IF EXISTS " : "", t_dbname);
-    int rc = crm_db_exec_sql(d, sql);
-    crm_db_free(d);
-    return rc;
-}
-
 static Suite *inbox_suite(void)
 {
     Suite *s = suite_create("crm_inbox");
 
     TCase *tc = tcase_create("db");
     tcase_set_timeout(tc, 60);
-    if (t_socket == NULL) {
-        tcase_add_test(tc, environment_missing);
-    } else {
+    if (db_fixture_live(tc)) {
         tcase_add_checked_fixture(tc, db_setup, db_teardown);
         tcase_add_test(tc, test_inbox_claim);
         tcase_add_test(tc, test_inbox_rollback);
@@ -617,25 +547,7 @@ static Suite *inbox_suite(void)
 int main(void)
 {
     crm_log_init("test_crm_inbox", CRM_LOG_WARN);
-    t_socket = getenv("CRM_TEST_DB_SOCKET");
-    if (t_socket != NULL && *t_socket == '\0')
-        t_socket = NULL;
-    t_user = getenv("CRM_TEST_DB_USER");
-    t_password = getenv("CRM_TEST_DB_PASSWORD");
-    snprintf(t_dbname, sizeof(t_dbname), "crm_test_inbox_%ld", (long)getpid());
-    if (t_socket == NULL) {
-        fprintf(stderr, "test_crm_inbox: FAIL: CRM_TEST_DB_SOCKET is not set\n");
-    } else if (scratch("DROP") != CRM_OK || scratch("CREATE") != CRM_OK) {
-        fprintf(stderr, "test_crm_inbox: FAIL: cannot create database %s over %s\n", t_dbname,
-                t_socket);
+    if (db_fixture_init("inbox") && db_fixture_create() != CRM_OK)
         return EXIT_FAILURE;
-    }
-
-    SRunner *sr = srunner_create(inbox_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    if (t_socket != NULL && scratch("DROP") != CRM_OK)
-        failed++;
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return db_fixture_run(inbox_suite());
 }

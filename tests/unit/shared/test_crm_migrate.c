@@ -12,6 +12,8 @@
 #include "crm_log.h"
 #include "crm_migrate.h"
 
+#include "../db_fixture.h"
+
 #include <check.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -21,44 +23,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *t_socket;
-static const char *t_user;
-static const char *t_password;
-static char t_dbname[64];
 static char t_lock[64];
 static char t_dir[64];
 
 static unsigned t_timeout = 30;
 
-static crm_db *open_db(const char *database, int multi)
-{
-    crm_db_opts o = { 0 };
-    o.socket = t_socket;
-    o.user = t_user;
-    o.password = t_password;
-    o.database = database;
-    o.timeout = t_timeout;
-    o.multi_statements = multi;
-    return crm_db_new(&o);
-}
-
 /* Migrations need multi-statement connections. */
 static crm_db *open_mig(void)
 {
-    return open_db(t_dbname, 1);
-}
-
-/* Create or drop the scratch database; identifiers cannot be bound, and
-   the name is ours (a prefix and our pid). */
-static int scratch(const char *verb)
-{
-    char sql[128];
-    crm_db *db = open_db(NULL, 0);
-    snprintf(sql, sizeof(sql), "%s DATABASE %s`%s`", verb,
-             strcmp(verb, "DROP") == 0 ? "IF EXISTS " : "", t_dbname);
-    int rc = crm_db_exec_sql(db, sql);
-    crm_db_free(db);
-    return rc;
+    crm_db_opts o = db_fixture_opts();
+    o.timeout = t_timeout;
+    o.multi_statements = 1;
+    return crm_db_new(&o);
 }
 
 static void write_file(const char *name, const char *text)
@@ -80,8 +56,7 @@ static void remove_file(const char *name)
 
 static void setup(void)
 {
-    ck_assert_int_eq(scratch("DROP"), CRM_OK);
-    ck_assert_int_eq(scratch("CREATE"), CRM_OK);
+    ck_assert_int_eq(db_fixture_create(), CRM_OK);
     strcpy(t_dir, "/tmp/crm_test_migrate_XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(t_dir));
 }
@@ -103,35 +78,11 @@ static void teardown(void)
     rmdir(t_dir);
 }
 
-/* Test statements use keys from 100 up, one per distinct SQL text. */
-static unsigned key_for(const char *sql)
-{
-    static const char *known[100];
-    static unsigned n;
-    for (unsigned i = 0; i < n; i++)
-        if (strcmp(known[i], sql) == 0)
-            return 100 + i;
-    ck_assert_uint_lt(n, CRM_NELEM(known));
-    known[n] = sql;
-    return 100 + n++;
-}
-
-static int64_t q_int(crm_db *db, const char *sql)
-{
-    crm_stmt *st = crm_db_stmt(db, key_for(sql), sql);
-    ck_assert_msg(st != NULL, "prepare failed: %s", sql);
-    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
-    ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
-    int64_t v = crm_stmt_col_int(st, 0);
-    crm_stmt_done(st);
-    return v;
-}
-
 static int table_exists(crm_db *db, const char *table)
 {
     const char *sql = "SELECT COUNT(*) FROM information_schema.TABLES"
                       " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?";
-    crm_stmt *st = crm_db_stmt(db, key_for(sql), sql);
+    crm_stmt *st = crm_db_stmt(db, db_key_for(sql), sql);
     ck_assert_ptr_nonnull(st);
     crm_stmt_bind_str(st, 0, table, strlen(table));
     ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
@@ -153,7 +104,7 @@ static char *recorded(crm_db *db)
 {
     const char *sql = "SELECT GROUP_CONCAT(version ORDER BY version SEPARATOR ',')"
                       " FROM schema_migrations";
-    crm_stmt *st = crm_db_stmt(db, key_for(sql), sql);
+    crm_stmt *st = crm_db_stmt(db, db_key_for(sql), sql);
     ck_assert_ptr_nonnull(st);
     ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
     ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
@@ -198,25 +149,27 @@ START_TEST(apply_then_nothing_twice)
     ck_assert_int_eq(crm_migrate_run(db, t_dir, t_lock), CRM_OK);
     ck_assert_int_eq(pending(db), 0);
     assert_recorded(db, "1,2,3");
-    ck_assert_int_eq(q_int(db, "SELECT SUM(i) FROM a"), 3);
+    ck_assert_int_eq(db_q_int(db, "SELECT SUM(i) FROM a", NULL), 3);
     ck_assert_int_eq(table_exists(db, "b"), 1);
     ck_assert_int_eq(
-        q_int(db, "SELECT COUNT(*) FROM schema_migrations"
-                  " WHERE name = '002_second.sql' AND applied_at > NOW(6) - INTERVAL 1 MINUTE"),
+        db_q_int(db,
+                 "SELECT COUNT(*) FROM schema_migrations"
+                 " WHERE name = '002_second.sql' AND applied_at > NOW(6) - INTERVAL 1 MINUTE",
+                 NULL),
         1);
 
     /* Again, and from another connection: nothing runs twice. */
     ck_assert_int_eq(crm_migrate_run(db, t_dir, t_lock), CRM_OK);
     crm_db *db2 = open_mig();
     ck_assert_int_eq(crm_migrate_run(db2, t_dir, t_lock), CRM_OK);
-    ck_assert_int_eq(q_int(db, "SELECT SUM(i) FROM a"), 3);
+    ck_assert_int_eq(db_q_int(db, "SELECT SUM(i) FROM a", NULL), 3);
 
     /* A new file is pending, then applied alone. */
     write_file("004_third.sql", "INSERT INTO a VALUES (4)");
     ck_assert_int_eq(pending(db), 1);
     ck_assert_int_eq(crm_migrate_run(db2, t_dir, t_lock), CRM_OK);
     ck_assert_int_eq(pending(db), 0);
-    ck_assert_int_eq(q_int(db, "SELECT SUM(i) FROM a"), 7);
+    ck_assert_int_eq(db_q_int(db, "SELECT SUM(i) FROM a", NULL), 7);
     assert_recorded(db, "1,2,3,4");
 
     /* The lock was released: another connection takes it at once. */
@@ -242,7 +195,7 @@ START_TEST(numeric_order)
     ck_assert_int_eq(crm_migrate_run(db, t_dir, t_lock), CRM_OK);
     assert_recorded(db, "1,2,9,10,100");
     const char *sql = "SELECT GROUP_CONCAT(n ORDER BY id SEPARATOR ',') FROM seq";
-    crm_stmt *st = crm_db_stmt(db, key_for(sql), sql);
+    crm_stmt *st = crm_db_stmt(db, db_key_for(sql), sql);
     ck_assert_ptr_nonnull(st);
     ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
     ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
@@ -266,7 +219,7 @@ START_TEST(failing_file_stops_the_run)
     ck_assert_int_eq(table_exists(db, "c"), 0);
     /* Statements before the error ran (MySQL has no transactional DDL),
        the ones after it did not. */
-    ck_assert_int_eq(q_int(db, "SELECT COALESCE(SUM(i), 0) FROM a"), 1);
+    ck_assert_int_eq(db_q_int(db, "SELECT COALESCE(SUM(i), 0) FROM a", NULL), 1);
     /* The lock was released despite the failure. */
     ck_assert_int_eq(crm_db_lock(db, t_lock, 0), CRM_OK);
     ck_assert_int_eq(crm_db_unlock(db, t_lock), CRM_OK);
@@ -365,8 +318,8 @@ START_TEST(concurrent_runners_apply_once)
     for (size_t i = 0; i < CRM_NELEM(pids); i++)
         ck_assert_int_eq(child_status(pids[i]), 0);
     crm_db *db = open_mig();
-    ck_assert_int_eq(q_int(db, "SELECT COUNT(*) FROM a"), 3);
-    ck_assert_int_eq(q_int(db, "SELECT SUM(i) FROM a"), 6);
+    ck_assert_int_eq(db_q_int(db, "SELECT COUNT(*) FROM a", NULL), 3);
+    ck_assert_int_eq(db_q_int(db, "SELECT SUM(i) FROM a", NULL), 6);
     assert_recorded(db, "1,2,3");
     crm_db_free(db);
 }
@@ -395,7 +348,7 @@ START_TEST(customers_schema)
 
     /* Live emails are unique; a deleted customer's email is free again. */
     const char *ins = "INSERT INTO customers (name, email) VALUES (?, ?)";
-    crm_stmt *st = crm_db_stmt(db, key_for(ins), ins);
+    crm_stmt *st = crm_db_stmt(db, db_key_for(ins), ins);
     ck_assert_ptr_nonnull(st);
     crm_stmt_bind_str(st, 0, "Zoë", strlen("Zoë"));
     crm_stmt_bind_str(st, 1, "zoe@example.com", 15);
@@ -404,16 +357,18 @@ START_TEST(customers_schema)
     crm_stmt_bind_str(st, 1, "zoe@example.com", 15);
     ck_assert_int_eq(crm_stmt_exec(st), CRM_DUP);
     const char *del = "UPDATE customers SET deleted_at = NOW(6) WHERE email = ?";
-    st = crm_db_stmt(db, key_for(del), del);
+    st = crm_db_stmt(db, db_key_for(del), del);
     ck_assert_ptr_nonnull(st);
     crm_stmt_bind_str(st, 0, "zoe@example.com", 15);
     ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
-    st = crm_db_stmt(db, key_for(ins), ins);
+    st = crm_db_stmt(db, db_key_for(ins), ins);
     crm_stmt_bind_str(st, 0, "Zoë 3", strlen("Zoë 3"));
     crm_stmt_bind_str(st, 1, "zoe@example.com", 15);
     ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
-    ck_assert_int_eq(q_int(db, "SELECT COUNT(*) FROM customers WHERE tags = '[]'"
-                               " AND status = 'lead' AND version = 1"),
+    ck_assert_int_eq(db_q_int(db,
+                              "SELECT COUNT(*) FROM customers WHERE tags = '[]'"
+                              " AND status = 'lead' AND version = 1",
+                              NULL),
                      2);
     crm_db_free(db);
 }
@@ -421,21 +376,12 @@ END_TEST
 
 /* ---------------------------------------------------------------- */
 
-START_TEST(environment_missing)
-{
-    ck_abort_msg("CRM_TEST_DB_SOCKET is not set: these tests need a live MariaDB/MySQL "
-                 "(CRM_TEST_DB_SOCKET, CRM_TEST_DB_USER, CRM_TEST_DB_PASSWORD)");
-}
-END_TEST
-
 static Suite *migrate_suite(void)
 {
     Suite *s = suite_create("crm_migrate");
     TCase *tc = tcase_create("live");
     tcase_set_timeout(tc, 60);
-    if (t_socket == NULL) {
-        tcase_add_test(tc, environment_missing);
-    } else {
+    if (db_fixture_live(tc)) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, apply_then_nothing_twice);
         tcase_add_test(tc, numeric_order);
@@ -452,21 +398,7 @@ static Suite *migrate_suite(void)
 int main(void)
 {
     crm_log_init("test_crm_migrate", CRM_LOG_WARN);
-    t_socket = getenv("CRM_TEST_DB_SOCKET");
-    if (t_socket != NULL && *t_socket == '\0')
-        t_socket = NULL;
-    t_user = getenv("CRM_TEST_DB_USER");
-    t_password = getenv("CRM_TEST_DB_PASSWORD");
-    snprintf(t_dbname, sizeof(t_dbname), "crm_test_migrate_%ld", (long)getpid());
+    db_fixture_init("migrate");
     snprintf(t_lock, sizeof(t_lock), "crm_test_migrate_%ld", (long)getpid());
-    if (t_socket == NULL)
-        fprintf(stderr, "test_crm_migrate: FAIL: CRM_TEST_DB_SOCKET is not set\n");
-
-    SRunner *sr = srunner_create(migrate_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    if (t_socket != NULL && scratch("DROP") != CRM_OK)
-        failed++;
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return db_fixture_run(migrate_suite());
 }

@@ -16,6 +16,8 @@
 
 #include "crm_log.h"
 
+#include "../db_fixture.h"
+
 #include <check.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -36,76 +38,28 @@ static void teardown(void)
     crm_arena_free(arena);
 }
 
-static const char *t_socket;
-static const char *t_user;
-static const char *t_password;
-static char t_dbname[64];
 static crm_db *db;
-
-static crm_db *open_db(const char *database)
-{
-    crm_db_opts o = { 0 };
-    o.socket = t_socket;
-    o.user = t_user;
-    o.password = t_password;
-    o.database = database;
-    o.timeout = 10;
-    return crm_db_new(&o);
-}
-
-static void exec_ok(crm_db *d, const char *sql)
-{
-    ck_assert_msg(crm_db_exec_sql(d, sql) == CRM_OK, "failed: %s", sql);
-}
-
-/* Test statements use keys from 100 up, one per distinct SQL text. */
-static unsigned key_for(const char *sql)
-{
-    static const char *known[50];
-    static unsigned n;
-    for (unsigned i = 0; i < n; i++)
-        if (strcmp(known[i], sql) == 0)
-            return 100 + i;
-    ck_assert_uint_lt(n, CRM_NELEM(known));
-    known[n] = sql;
-    return 100 + n++;
-}
-
-/* The single integer a query with one optional string parameter returns. */
-static int64_t q_int(crm_db *d, const char *sql, const char *param)
-{
-    crm_stmt *st = crm_db_stmt(d, key_for(sql), sql);
-    ck_assert_msg(st != NULL, "prepare failed: %s", sql);
-    if (param != NULL)
-        crm_stmt_bind_str(st, 0, param, strlen(param));
-    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
-    ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
-    int64_t v = crm_stmt_col_int(st, 0);
-    ck_assert_int_eq(crm_stmt_fetch(st), CRM_NOTFOUND);
-    return v;
-}
 
 /* The DDL of crm_outbox.h, as the producer's schema has it. */
 static void db_setup(void)
 {
     setup();
-    db = open_db(t_dbname);
-    ck_assert_int_eq(crm_db_connect(db), CRM_OK);
-    exec_ok(db, "DROP TABLE IF EXISTS outbox, outbox_cursors");
-    exec_ok(db, "CREATE TABLE outbox ("
-                " id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,"
-                " event_id CHAR(36) CHARACTER SET ascii NOT NULL UNIQUE,"
-                " type VARCHAR(64) NOT NULL,"
-                " aggregate_id BIGINT UNSIGNED NOT NULL,"
-                " aggregate_version INT UNSIGNED NOT NULL,"
-                " occurred_at DATETIME(6) NOT NULL,"
-                " payload MEDIUMTEXT NOT NULL"
-                ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4");
-    exec_ok(db, "CREATE TABLE outbox_cursors ("
-                " subscriber VARCHAR(32) CHARACTER SET ascii NOT NULL PRIMARY KEY,"
-                " last_id BIGINT UNSIGNED NOT NULL DEFAULT 0,"
-                " updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)"
-                ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4");
+    db = db_fixture_open();
+    db_exec_ok(db, "DROP TABLE IF EXISTS outbox, outbox_cursors");
+    db_exec_ok(db, "CREATE TABLE outbox ("
+                   " id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+                   " event_id CHAR(36) CHARACTER SET ascii NOT NULL UNIQUE,"
+                   " type VARCHAR(64) NOT NULL,"
+                   " aggregate_id BIGINT UNSIGNED NOT NULL,"
+                   " aggregate_version INT UNSIGNED NOT NULL,"
+                   " occurred_at DATETIME(6) NOT NULL,"
+                   " payload MEDIUMTEXT NOT NULL"
+                   ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4");
+    db_exec_ok(db, "CREATE TABLE outbox_cursors ("
+                   " subscriber VARCHAR(32) CHARACTER SET ascii NOT NULL PRIMARY KEY,"
+                   " last_id BIGINT UNSIGNED NOT NULL DEFAULT 0,"
+                   " updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)"
+                   ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4");
 }
 
 static void db_teardown(void)
@@ -135,7 +89,7 @@ static void add_ok(const char *type, int64_t agg, int64_t ver, const char *at, c
 
 static int64_t outbox_rows(void)
 {
-    return q_int(db, "SELECT COUNT(*) FROM outbox", NULL);
+    return db_q_int(db, "SELECT COUNT(*) FROM outbox", NULL);
 }
 
 START_TEST(test_outbox_add_fetch)
@@ -167,7 +121,7 @@ START_TEST(test_outbox_add_fetch)
             ck_assert_str_ne(ev[i].id, ev[j].id);
     }
     /* Ids are the event ids in the table. */
-    ck_assert_int_eq(q_int(db, "SELECT COUNT(*) FROM outbox WHERE event_id = ?", ev[2].id), 1);
+    ck_assert_int_eq(db_q_int(db, "SELECT COUNT(*) FROM outbox WHERE event_id = ?", ev[2].id), 1);
 
     /* Paging with after and max. */
     crm_event page[2];
@@ -218,8 +172,7 @@ START_TEST(test_outbox_add_in_transaction)
     ck_assert_int_eq(outbox_rows(), 0);
 
     /* Not seen by another connection before the commit. */
-    crm_db *other = open_db(t_dbname);
-    ck_assert_int_eq(crm_db_connect(other), CRM_OK);
+    crm_db *other = db_fixture_open();
     crm_event ev[2];
     size_t n = 9;
     ck_assert_int_eq(crm_db_begin(db), CRM_OK);
@@ -341,11 +294,12 @@ START_TEST(test_cursor_get_set)
     ck_assert_int_eq(crm_outbox_cursor_get(db, "billing", &last), CRM_OK);
     ck_assert_int_eq(last, 0);
     ck_assert_int_eq(crm_outbox_cursor_set(db, "billing", 0), CRM_OK);
-    ck_assert_int_eq(q_int(db, "SELECT COUNT(*) FROM outbox_cursors", NULL), 2);
+    ck_assert_int_eq(db_q_int(db, "SELECT COUNT(*) FROM outbox_cursors", NULL), 2);
     ck_assert_int_eq(
-        q_int(db,
-              "SELECT COUNT(*) FROM outbox_cursors WHERE subscriber = ? AND updated_at IS NOT NULL",
-              "billing"),
+        db_q_int(
+            db,
+            "SELECT COUNT(*) FROM outbox_cursors WHERE subscriber = ? AND updated_at IS NOT NULL",
+            "billing"),
         1);
 
     /* Inside a transaction, undone with it. */
@@ -420,35 +374,13 @@ START_TEST(test_pending)
 }
 END_TEST
 
-START_TEST(environment_missing)
-{
-    ck_abort_msg("CRM_TEST_DB_SOCKET is not set: these tests need a live MariaDB/MySQL "
-                 "(CRM_TEST_DB_SOCKET, CRM_TEST_DB_USER, CRM_TEST_DB_PASSWORD)");
-}
-END_TEST
-
-/* Create or drop the scratch database; identifiers cannot be bound, and
-   the name is ours (a prefix and our pid). */
-static int scratch(const char *verb)
-{
-    char sql[128];
-    crm_db *d = open_db(NULL);
-    snprintf(sql, sizeof(sql), "%s DATABASE %s`%s`", verb,
-             strcmp(verb, "DROP") == 0 ? "IF EXISTS " : "", t_dbname);
-    int rc = crm_db_exec_sql(d, sql);
-    crm_db_free(d);
-    return rc;
-}
-
 static Suite *outbox_suite(void)
 {
     Suite *s = suite_create("crm_outbox");
 
     TCase *tc = tcase_create("db");
     tcase_set_timeout(tc, 60);
-    if (t_socket == NULL) {
-        tcase_add_test(tc, environment_missing);
-    } else {
+    if (db_fixture_live(tc)) {
         tcase_add_checked_fixture(tc, db_setup, db_teardown);
         tcase_add_test(tc, test_outbox_add_fetch);
         tcase_add_test(tc, test_outbox_add_in_transaction);
@@ -463,25 +395,7 @@ static Suite *outbox_suite(void)
 int main(void)
 {
     crm_log_init("test_crm_outbox", CRM_LOG_WARN);
-    t_socket = getenv("CRM_TEST_DB_SOCKET");
-    if (t_socket != NULL && *t_socket == '\0')
-        t_socket = NULL;
-    t_user = getenv("CRM_TEST_DB_USER");
-    t_password = getenv("CRM_TEST_DB_PASSWORD");
-    snprintf(t_dbname, sizeof(t_dbname), "crm_test_outbox_%ld", (long)getpid());
-    if (t_socket == NULL) {
-        fprintf(stderr, "test_crm_outbox: FAIL: CRM_TEST_DB_SOCKET is not set\n");
-    } else if (scratch("DROP") != CRM_OK || scratch("CREATE") != CRM_OK) {
-        fprintf(stderr, "test_crm_outbox: FAIL: cannot create database %s over %s\n", t_dbname,
-                t_socket);
+    if (db_fixture_init("outbox") && db_fixture_create() != CRM_OK)
         return EXIT_FAILURE;
-    }
-
-    SRunner *sr = srunner_create(outbox_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    if (t_socket != NULL && scratch("DROP") != CRM_OK)
-        failed++;
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return db_fixture_run(outbox_suite());
 }
