@@ -228,8 +228,38 @@ EOF
     bench get_by_id "GET /api/v1/customers/{id}" -s tests/bench/get_random.lua \
         "$BASE/api/v1/customers" -- "$lo" "$hi"
     bench list "GET /api/v1/customers?limit=50" "$BASE/api/v1/customers?limit=50"
+    local first_event
+    first_event=$(db crm_customers -e "SELECT COALESCE(MAX(id), 0) FROM outbox")
     bench create "POST /api/v1/customers" -s tests/bench/post_create.lua \
         "$BASE/api/v1/customers" -- "$TAG"
+    event_lag "$first_event"
+}
+
+# The customer.created events of the create run, as sales received them:
+# how many, how fast they arrived, and the lag from the change to sales'
+# inbox (p50/p99/max). Read as the DB admin, who sees both schemas.
+event_lag() {
+    local after=$1 i=0 pending
+    # Let the relay finish what the run left (at most 30 s).
+    while ((i++ < 300)); do
+        pending=$(db crm_customers -e "SELECT COUNT(*) FROM outbox o WHERE o.id > $after AND
+            o.id > (SELECT COALESCE(MAX(last_id), 0) FROM outbox_cursors WHERE subscriber = 'sales')")
+        [[ $pending == 0 ]] && break
+        sleep 0.1
+    done
+    db -e "
+        SELECT CONCAT('bench:   events to sales: ', COUNT(*), ' delivered, ',
+                      ROUND(COUNT(*) / GREATEST(TIMESTAMPDIFF(MICROSECOND, MIN(i.received_at),
+                                                              MAX(i.received_at)) / 1e6, 0.001)),
+                      ' events/s; lag p50 ', ROUND(MAX(p50) / 1000, 1), ' ms, p99 ',
+                      ROUND(MAX(p99) / 1000, 1), ' ms, max ', ROUND(MAX(lag) / 1000, 1), ' ms')
+        FROM (SELECT i.received_at, TIMESTAMPDIFF(MICROSECOND, o.occurred_at, i.received_at) AS lag,
+                     PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY
+                         TIMESTAMPDIFF(MICROSECOND, o.occurred_at, i.received_at)) OVER () AS p50,
+                     PERCENTILE_CONT(0.99) WITHIN GROUP (ORDER BY
+                         TIMESTAMPDIFF(MICROSECOND, o.occurred_at, i.received_at)) OVER () AS p99
+              FROM crm_customers.outbox o JOIN crm_sales.inbox i ON i.event_id = o.event_id
+              WHERE o.id > $after) i" || echo "bench:   (event lag not measured)"
 }
 
 # --------------------------------------------------------------------------

@@ -60,6 +60,47 @@ static int apply_one(crm_db *db, crm_arena *a, const crm_event *ev, crm_inbox_ap
     return rc;
 }
 
+/*
+ * The common case first: the whole batch in one transaction (a claim and
+ * the apply per event, one commit), which is what lets a consumer keep up
+ * with a busy producer. CRM_OK with the counts, or anything else after a
+ * rollback: the caller then goes event by event, which keeps the events
+ * before a bad one and says which one it was.
+ */
+static int apply_batch(crm_db *db, crm_arena *a, const crm_event *ev, size_t n,
+                       crm_inbox_apply apply, size_t *applied, size_t *dups)
+{
+    int rc = CRM_ERR;
+
+    for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+        size_t ok = 0, dup = 0;
+        if ((rc = crm_db_begin(db)) != CRM_OK)
+            return rc;
+        for (size_t i = 0; i < n && rc == CRM_OK; i++) {
+            rc = crm_inbox_claim(db, ev[i].id, ev[i].type);
+            if (rc == CRM_DUP) {
+                /* Only the failed INSERT is undone: the transaction goes on. */
+                dup++;
+                rc = CRM_OK;
+                continue;
+            }
+            if (rc == CRM_OK && (rc = apply(db, a, &ev[i])) == CRM_OK)
+                ok++;
+        }
+        if (rc == CRM_OK)
+            rc = crm_db_commit(db);
+        if (rc == CRM_OK) {
+            *applied = ok;
+            *dups = dup;
+            return CRM_OK;
+        }
+        crm_db_rollback(db);
+        if (rc != CRM_CONFLICT)
+            return rc;
+    }
+    return rc;
+}
+
 int crm_inbox_receive(crm_req *r, crm_db *db, const char *key, crm_inbox_apply apply)
 {
     crm_arena *a = crm_req_arena(r);
@@ -85,6 +126,9 @@ int crm_inbox_receive(crm_req *r, crm_db *db, const char *key, crm_inbox_apply a
     if (crm_event_batch_parse(a, body, len, &ev, &n, &why) != CRM_OK)
         return crm_problem(r, 400, why != NULL ? why : "not a batch of events");
 
+    if (n > 1 && apply_batch(db, a, ev, n, apply, &applied, &dups) == CRM_OK)
+        goto done;
+    applied = dups = 0;
     for (size_t i = 0; i < n; i++) {
         rc = apply_one(db, a, &ev[i], apply);
         if (rc == CRM_DUP) {
@@ -102,6 +146,7 @@ int crm_inbox_receive(crm_req *r, crm_db *db, const char *key, crm_inbox_apply a
         }
         return crm_api_db_error(r, db, rc);
     }
+done:;
     crm_buf b;
     crm_buf_init(&b, 0);
     crm_buf_printf(&b, "{\"applied\":%zu,\"duplicates\":%zu}", applied, dups);

@@ -1,9 +1,11 @@
 /*
  * crm_inbox.h - the receiving end of events: POST /internal/v1/events.
  * The signature is checked (401), the batch parsed (400), and each event
- * applied in its own transaction after its id is claimed in the inbox
- * table (crm_inbox_claim below), so a redelivered event is
- * acknowledged and changes nothing.
+ * applied after its id is claimed in the inbox table (crm_inbox_claim
+ * below), in the same transaction, so a redelivered event is acknowledged
+ * and changes nothing. A batch is applied in one transaction; when that
+ * fails, it is applied again event by event, each in its own, so that the
+ * events before a bad one are kept and the answer names the failure.
  */
 #ifndef CRM_INBOX_H
 #define CRM_INBOX_H

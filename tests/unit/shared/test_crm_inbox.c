@@ -464,27 +464,35 @@ START_TEST(test_receive_invalid_rolls_back)
     crm_event ev[2] = { new_event(7, 1), new_event(7, 2) };
     const char *body = batch_of(ev, 2);
 
-    /* The second event cannot be applied: 422. The first stays applied;
-       the second's claim and what its apply wrote are rolled back. */
+    /* The second event cannot be applied: 422. The batch's transaction
+       (ev0, ev1) is rolled back and the events are tried one by one
+       (ev0 applied and kept, ev1 refused): the second's claim and what its
+       apply wrote are rolled back. */
     refuse_id = ev[1].id;
     assert_problem(deliver(body, apply_picky), 422, crm_problem_slug(422), "cannot be applied");
-    ck_assert_uint_eq(n_seen, 2);
+    ck_assert_uint_eq(n_seen, 4);
+    ck_assert_str_eq(seen[0], ev[0].id);
     ck_assert_str_eq(seen[1], ev[1].id);
+    ck_assert_str_eq(seen[2], ev[0].id);
+    ck_assert_str_eq(seen[3], ev[1].id);
     ck_assert_int_eq(in_inbox(ev[0].id), 1);
     ck_assert_int_eq(in_inbox(ev[1].id), 0);
     ck_assert_int_eq(applied_times(ev[0].id), 1);
     ck_assert_int_eq(applied_times(ev[1].id), 0);
 
-    /* Redelivered while still refused: the same answer, nothing doubled. */
+    /* Redelivered while still refused: the same answer, nothing doubled
+       (ev0 is a duplicate now, so only ev1 is tried: in the batch, then alone). */
     assert_problem(deliver(body, apply_picky), 422, crm_problem_slug(422), NULL);
-    ck_assert_uint_eq(n_seen, 3); /* only the second was tried again */
+    ck_assert_uint_eq(n_seen, 6);
+    ck_assert_str_eq(seen[4], ev[1].id);
+    ck_assert_str_eq(seen[5], ev[1].id);
     ck_assert_int_eq(in_inbox(ev[1].id), 0);
     ck_assert_int_eq(applied_rows(), 1);
 
-    /* Once apply is fixed, the redelivery applies it. */
+    /* Once apply is fixed, the redelivery applies it (in one batch). */
     assert_ok(deliver(body, apply_ok), 1, 1);
-    ck_assert_uint_eq(n_seen, 4);
-    ck_assert_str_eq(seen[3], ev[1].id);
+    ck_assert_uint_eq(n_seen, 7);
+    ck_assert_str_eq(seen[6], ev[1].id);
     ck_assert_int_eq(in_inbox(ev[1].id), 1);
     ck_assert_int_eq(applied_times(ev[1].id), 1);
     ck_assert_int_eq(applied_rows(), 2);
