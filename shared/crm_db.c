@@ -794,6 +794,39 @@ const char *crm_stmt_col_iso(crm_stmt *st, crm_arena *a, unsigned i)
     return out;
 }
 
+unsigned crm_stmt_bind_page(crm_stmt *st, unsigned i, int after, const char *value, int64_t id,
+                            int64_t limit)
+{
+    if (after) {
+        crm_stmt_bind_opt_str(st, i++, value);
+        crm_stmt_bind_opt_str(st, i++, value);
+        crm_stmt_bind_int(st, i++, id);
+    }
+    crm_stmt_bind_int(st, i++, limit);
+    return i;
+}
+
+int crm_stmt_exec_int(crm_stmt *st, int64_t *out)
+{
+    int rc = crm_stmt_exec(st);
+    if (rc != CRM_OK)
+        return rc;
+    rc = crm_stmt_fetch(st);
+    if (rc == CRM_OK)
+        *out = crm_stmt_col_int(st, 0);
+    crm_stmt_done(st);
+    return rc == CRM_NOTFOUND ? CRM_ERR : rc;
+}
+
+void crm_db_sql_append(char *dst, size_t size, const char *s)
+{
+    size_t n = strlen(dst), k = strlen(s);
+    if (n + k >= size)
+        abort();
+    memcpy(dst + n, s, k);
+    dst[n + k] = '\0';
+}
+
 void crm_stmt_done(crm_stmt *st)
 {
     stmt_free_result(st);

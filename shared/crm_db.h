@@ -85,6 +85,23 @@ const char *crm_stmt_col_str(crm_stmt *st, unsigned i, size_t *len);
 const char *crm_stmt_col_dup(crm_stmt *st, crm_arena *a, unsigned i);
 /* A DATETIME(6) column as ISO 8601 UTC ("...T...Z") in the arena; NULL for SQL NULL. */
 const char *crm_stmt_col_iso(crm_stmt *st, crm_arena *a, unsigned i);
+/*
+ * Keyset paging binds, from placeholder i on: when after is set, the
+ * condition "(key > ? OR (key = ? AND id > ?))" of the statement gets
+ * value, value, id; then LIMIT ? gets limit. Returns the next index.
+ */
+unsigned crm_stmt_bind_page(crm_stmt *st, unsigned i, int after, const char *value, int64_t id,
+                            int64_t limit);
+/* Execute a query that returns one integer (COUNT(*)): CRM_OK with *out,
+   CRM_ERR when it returned no row, else the crm_stmt_exec status. */
+int crm_stmt_exec_int(crm_stmt *st, int64_t *out);
+/*
+ * Append s to the NUL-terminated SQL text in dst[size], for statements
+ * composed once at start from constant fragments. Aborts when it does not
+ * fit: the fragments are the program's own, so that is a bug.
+ */
+void crm_db_sql_append(char *dst, size_t size, const char *s);
+
 /* Free the result of the last exec (also done by the next exec). */
 void crm_stmt_done(crm_stmt *st);
 

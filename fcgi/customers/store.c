@@ -111,40 +111,31 @@ static const struct {
 static char list_sql[SORT_COUNT][F_ALL][2][1024];
 static char count_sql[F_ALL][1024];
 
-static void append(char *dst, size_t size, const char *s)
-{
-    size_t n = strlen(dst), k = strlen(s);
-    /* The fragments are ours: not fitting is a bug caught at start. */
-    if (n + k >= size)
-        abort();
-    memcpy(dst + n, s, k);
-    dst[n + k] = '\0';
-}
-
 void store_init(void)
 {
     for (int mask = 0; mask < F_ALL; mask++) {
         char where[512] = " WHERE c.deleted_at IS NULL";
         for (int f = 0; f < 4; f++) {
             if (mask & (1 << f))
-                append(where, sizeof(where), filter_sql[f]);
+                crm_db_sql_append(where, sizeof(where), filter_sql[f]);
         }
         count_sql[mask][0] = '\0';
-        append(count_sql[mask], sizeof(count_sql[mask]), "SELECT COUNT(*) FROM customers c");
-        append(count_sql[mask], sizeof(count_sql[mask]), where);
+        crm_db_sql_append(count_sql[mask], sizeof(count_sql[mask]),
+                          "SELECT COUNT(*) FROM customers c");
+        crm_db_sql_append(count_sql[mask], sizeof(count_sql[mask]), where);
         for (int s = 0; s < SORT_COUNT; s++) {
             for (int cur = 0; cur < 2; cur++) {
                 char *sql = list_sql[s][mask][cur];
                 size_t size = sizeof(list_sql[s][mask][cur]);
                 sql[0] = '\0';
-                append(sql, size, "SELECT " COLS ", ");
-                append(sql, size, sort_sql[s].key);
-                append(sql, size, " FROM customers c");
-                append(sql, size, where);
+                crm_db_sql_append(sql, size, "SELECT " COLS ", ");
+                crm_db_sql_append(sql, size, sort_sql[s].key);
+                crm_db_sql_append(sql, size, " FROM customers c");
+                crm_db_sql_append(sql, size, where);
                 if (cur)
-                    append(sql, size, sort_sql[s].after);
-                append(sql, size, sort_sql[s].order);
-                append(sql, size, " LIMIT ?");
+                    crm_db_sql_append(sql, size, sort_sql[s].after);
+                crm_db_sql_append(sql, size, sort_sql[s].order);
+                crm_db_sql_append(sql, size, " LIMIT ?");
             }
         }
     }
@@ -328,13 +319,7 @@ int store_customer_list(crm_db *db, crm_arena *a, const customer_filter *f, cust
 
     if (st == NULL)
         return crm_db_status(db);
-    unsigned i = bind_filters(st, f);
-    if (cur) {
-        crm_stmt_bind_str(st, i++, f->after_value, strlen(f->after_value));
-        crm_stmt_bind_str(st, i++, f->after_value, strlen(f->after_value));
-        crm_stmt_bind_int(st, i++, f->after_id);
-    }
-    crm_stmt_bind_int(st, i, f->limit);
+    crm_stmt_bind_page(st, bind_filters(st, f), cur, f->after_value, f->after_id, f->limit);
     if ((rc = crm_stmt_exec(st)) != CRM_OK)
         return rc;
     size_t k = 0;
@@ -352,19 +337,13 @@ int store_customer_list(crm_db *db, crm_arena *a, const customer_filter *f, cust
 
 int store_customer_count(crm_db *db, const customer_filter *f, int64_t *count)
 {
-    int mask = filter_mask(f), rc;
+    int mask = filter_mask(f);
     crm_stmt *st = crm_db_stmt(db, ST_COUNT_BASE + (unsigned)mask, count_sql[mask]);
 
     if (st == NULL)
         return crm_db_status(db);
     bind_filters(st, f);
-    if ((rc = crm_stmt_exec(st)) != CRM_OK)
-        return rc;
-    rc = crm_stmt_fetch(st);
-    if (rc == CRM_OK)
-        *count = crm_stmt_col_int(st, 0);
-    crm_stmt_done(st);
-    return rc == CRM_NOTFOUND ? CRM_ERR : rc;
+    return crm_stmt_exec_int(st, count);
 }
 
 static void read_note(crm_stmt *st, crm_arena *a, note *n)

@@ -252,40 +252,30 @@ static const sort_def order_sort_sql[OSORT_COUNT] = {
 static char order_list_sql[OSORT_COUNT][OF_ALL][2][1024];
 static char order_count_sql[OF_ALL][512];
 
-static void append(char *dst, size_t size, const char *s)
-{
-    size_t n = strlen(dst), k = strlen(s);
-    /* The fragments are ours: not fitting is a bug caught at start. */
-    if (n + k >= size)
-        abort();
-    memcpy(dst + n, s, k);
-    dst[n + k] = '\0';
-}
-
 /* SELECT cols, key FROM table WHERE 1=1 filters [after] order LIMIT ? */
 static void build_list(char *sql, size_t size, const char *cols, const char *from,
                        const char *where, const sort_def *s, int cursor)
 {
     sql[0] = '\0';
-    append(sql, size, "SELECT ");
-    append(sql, size, cols);
-    append(sql, size, ", ");
-    append(sql, size, s->key);
-    append(sql, size, from);
-    append(sql, size, where);
+    crm_db_sql_append(sql, size, "SELECT ");
+    crm_db_sql_append(sql, size, cols);
+    crm_db_sql_append(sql, size, ", ");
+    crm_db_sql_append(sql, size, s->key);
+    crm_db_sql_append(sql, size, from);
+    crm_db_sql_append(sql, size, where);
     if (cursor)
-        append(sql, size, s->after);
-    append(sql, size, s->order);
-    append(sql, size, " LIMIT ?");
+        crm_db_sql_append(sql, size, s->after);
+    crm_db_sql_append(sql, size, s->order);
+    crm_db_sql_append(sql, size, " LIMIT ?");
 }
 
 static void build_where(char *where, size_t size, int mask, const char *const *frags, int nfrags)
 {
     where[0] = '\0';
-    append(where, size, " WHERE 1 = 1");
+    crm_db_sql_append(where, size, " WHERE 1 = 1");
     for (int f = 0; f < nfrags; f++) {
         if (mask & (1 << f))
-            append(where, size, frags[f]);
+            crm_db_sql_append(where, size, frags[f]);
     }
 }
 
@@ -296,9 +286,9 @@ void store_init(void)
     for (int mask = 0; mask < PF_ALL; mask++) {
         build_where(where, sizeof(where), mask, product_filter_sql, 4);
         product_count_sql[mask][0] = '\0';
-        append(product_count_sql[mask], sizeof(product_count_sql[mask]),
-               "SELECT COUNT(*) FROM products p");
-        append(product_count_sql[mask], sizeof(product_count_sql[mask]), where);
+        crm_db_sql_append(product_count_sql[mask], sizeof(product_count_sql[mask]),
+                          "SELECT COUNT(*) FROM products p");
+        crm_db_sql_append(product_count_sql[mask], sizeof(product_count_sql[mask]), where);
         for (int s = 0; s < PSORT_COUNT; s++) {
             for (int cur = 0; cur < 2; cur++)
                 build_list(product_list_sql[s][mask][cur], sizeof(product_list_sql[s][mask][cur]),
@@ -308,9 +298,9 @@ void store_init(void)
     for (int mask = 0; mask < OF_ALL; mask++) {
         build_where(where, sizeof(where), mask, order_filter_sql, 5);
         order_count_sql[mask][0] = '\0';
-        append(order_count_sql[mask], sizeof(order_count_sql[mask]),
-               "SELECT COUNT(*) FROM orders o");
-        append(order_count_sql[mask], sizeof(order_count_sql[mask]), where);
+        crm_db_sql_append(order_count_sql[mask], sizeof(order_count_sql[mask]),
+                          "SELECT COUNT(*) FROM orders o");
+        crm_db_sql_append(order_count_sql[mask], sizeof(order_count_sql[mask]), where);
         for (int s = 0; s < OSORT_COUNT; s++) {
             for (int cur = 0; cur < 2; cur++)
                 build_list(order_list_sql[s][mask][cur], sizeof(order_list_sql[s][mask][cur]),
@@ -455,17 +445,6 @@ static unsigned bind_product_filters(crm_stmt *st, const product_filter *f)
     return i;
 }
 
-/* Bind the keyset condition and LIMIT after the filters. */
-static void bind_page(crm_stmt *st, unsigned i, int after, const char *value, int64_t id, int limit)
-{
-    if (after) {
-        crm_stmt_bind_opt_str(st, i++, value);
-        crm_stmt_bind_opt_str(st, i++, value);
-        crm_stmt_bind_int(st, i++, id);
-    }
-    crm_stmt_bind_int(st, i, limit);
-}
-
 int store_product_list(crm_db *db, crm_arena *a, const product_filter *f, product *rows, size_t *n)
 {
     int mask = product_mask(f), cur = f->after ? 1 : 0, rc;
@@ -474,7 +453,8 @@ int store_product_list(crm_db *db, crm_arena *a, const product_filter *f, produc
 
     if (st == NULL)
         return crm_db_status(db);
-    bind_page(st, bind_product_filters(st, f), f->after, f->after_value, f->after_id, f->limit);
+    crm_stmt_bind_page(st, bind_product_filters(st, f), f->after, f->after_value, f->after_id,
+                       f->limit);
     if ((rc = crm_stmt_exec(st)) != CRM_OK)
         return rc;
     size_t k = 0;
@@ -490,18 +470,6 @@ int store_product_list(crm_db *db, crm_arena *a, const product_filter *f, produc
     return CRM_OK;
 }
 
-static int count_rows(crm_stmt *st, int64_t *count)
-{
-    int rc = crm_stmt_exec(st);
-    if (rc != CRM_OK)
-        return rc;
-    rc = crm_stmt_fetch(st);
-    if (rc == CRM_OK)
-        *count = crm_stmt_col_int(st, 0);
-    crm_stmt_done(st);
-    return rc == CRM_NOTFOUND ? CRM_ERR : rc;
-}
-
 int store_product_count(crm_db *db, const product_filter *f, int64_t *count)
 {
     int mask = product_mask(f);
@@ -510,7 +478,7 @@ int store_product_count(crm_db *db, const product_filter *f, int64_t *count)
     if (st == NULL)
         return crm_db_status(db);
     bind_product_filters(st, f);
-    return count_rows(st, count);
+    return crm_stmt_exec_int(st, count);
 }
 
 /* ---- customers replica ---- */
@@ -749,7 +717,8 @@ int store_order_list(crm_db *db, crm_arena *a, const order_filter *f, order *row
 
     if (st == NULL)
         return crm_db_status(db);
-    bind_page(st, bind_order_filters(st, f), f->after, f->after_value, f->after_id, f->limit);
+    crm_stmt_bind_page(st, bind_order_filters(st, f), f->after, f->after_value, f->after_id,
+                       f->limit);
     if ((rc = crm_stmt_exec(st)) != CRM_OK)
         return rc;
     size_t k = 0;
@@ -773,7 +742,7 @@ int store_order_count(crm_db *db, const order_filter *f, int64_t *count)
     if (st == NULL)
         return crm_db_status(db);
     bind_order_filters(st, f);
-    return count_rows(st, count);
+    return crm_stmt_exec_int(st, count);
 }
 
 /* ---- lines ---- */

@@ -15,6 +15,7 @@
 
 #include <check.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -400,6 +401,73 @@ START_TEST(optional_binds_and_copies)
 }
 END_TEST
 
+/* Keyset pages and single-integer queries, as the services' lists use them. */
+START_TEST(page_binds_and_count)
+{
+    crm_db *db = db_fixture_open();
+    db_exec_ok(db, "CREATE TABLE t_page (id INT NOT NULL PRIMARY KEY, k VARCHAR(8) NOT NULL)");
+    db_exec_ok(db, "INSERT INTO t_page VALUES (1,'a'),(2,'b'),(3,'b'),(4,'c'),(5,'d')");
+    const char *first = "SELECT id FROM t_page WHERE k <> ? ORDER BY k, id LIMIT ?";
+    const char *after = "SELECT id FROM t_page WHERE k <> ?"
+                        " AND (k > ? OR (k = ? AND id > ?)) ORDER BY k, id LIMIT ?";
+
+    /* No cursor: only the limit after the filters. */
+    crm_stmt *st = db_stmt(db, first);
+    crm_stmt_bind_str(st, 0, "z", 1);
+    ck_assert_uint_eq(crm_stmt_bind_page(st, 1, 0, "ignored", 99, 2), 2);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_col_int(st, 0), 1);
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_col_int(st, 0), 2);
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_NOTFOUND);
+    crm_stmt_done(st);
+
+    /* After ("b", 2): value, value, id, then the limit. */
+    st = db_stmt(db, after);
+    crm_stmt_bind_str(st, 0, "z", 1);
+    ck_assert_uint_eq(crm_stmt_bind_page(st, 1, 1, "b", 2, 2), 5);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_col_int(st, 0), 3);
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_col_int(st, 0), 4);
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_NOTFOUND);
+    crm_stmt_done(st);
+
+    int64_t n = -1;
+    st = db_stmt(db, "SELECT COUNT(*) FROM t_page WHERE k = ?");
+    crm_stmt_bind_str(st, 0, "b", 1);
+    ck_assert_int_eq(crm_stmt_exec_int(st, &n), CRM_OK);
+    ck_assert_int_eq(n, 2);
+    /* No row: CRM_ERR, the output untouched. */
+    n = -1;
+    st = db_stmt(db, "SELECT id FROM t_page WHERE id > ?");
+    crm_stmt_bind_int(st, 0, 100);
+    ck_assert_int_eq(crm_stmt_exec_int(st, &n), CRM_ERR);
+    ck_assert_int_eq(n, -1);
+    crm_db_free(db);
+}
+END_TEST
+
+START_TEST(sql_append)
+{
+    char sql[16] = "SELECT";
+    crm_db_sql_append(sql, sizeof(sql), " 1");
+    crm_db_sql_append(sql, sizeof(sql), "");
+    ck_assert_str_eq(sql, "SELECT 1");
+    crm_db_sql_append(sql, sizeof(sql), " FROM t");
+    ck_assert_str_eq(sql, "SELECT 1 FROM t"); /* 15 characters + NUL: exactly full */
+}
+END_TEST
+
+START_TEST(sql_append_overflow_aborts)
+{
+    char sql[8] = "SELECT";
+    crm_db_sql_append(sql, sizeof(sql), " 1"); /* 8 + NUL does not fit */
+}
+END_TEST
+
 START_TEST(duplicate_and_errors)
 {
     crm_db *db = db_fixture_open();
@@ -756,6 +824,9 @@ static Suite *db_suite(void)
         tcase_add_test(tc, bind_fetch_ints);
         tcase_add_test(tc, bind_fetch_strings);
         tcase_add_test(tc, optional_binds_and_copies);
+        tcase_add_test(tc, page_binds_and_count);
+        tcase_add_test(tc, sql_append);
+        tcase_add_test_raise_signal(tc, sql_append_overflow_aborts, SIGABRT);
         tcase_add_test(tc, duplicate_and_errors);
         tcase_add_test(tc, transactions);
         tcase_add_test(tc, lock_wait_is_conflict);
