@@ -295,7 +295,7 @@ function setup(thread)
     next_thread = next_thread + 1
 end
 
-local next_id, last, todo, done_file
+local next_id, last, remaining, done_file
 
 function init(args)
     local first, final, threads = tonumber(args[1]), tonumber(args[2]), tonumber(args[3])
@@ -303,7 +303,7 @@ function init(args)
     local per = math.floor((final - first + 1) / threads)
     next_id = first + t * per
     last = (t == threads - 1) and final or next_id + per - 1
-    todo = last - next_id + 1
+    remaining = last - next_id + 1
     done_file = args[4] .. t
 end
 
@@ -318,8 +318,8 @@ function request()
 end
 
 function response()
-    todo = todo - 1
-    if todo == 0 then
+    remaining = remaining - 1
+    if remaining == 0 then
         local f = io.open(done_file, "w")
         if f then
             f:close()

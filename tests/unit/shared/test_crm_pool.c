@@ -136,7 +136,7 @@ static int side_polite(const crm_config *c)
 }
 
 /* Sees the request to stop and carries on regardless (for a minute, longer than any test). */
-static int side_stubborn(const crm_config *c)
+static int side_ignores_stop(const crm_config *c)
 {
     int told = 0;
     (void)c;
@@ -1031,10 +1031,10 @@ START_TEST(test_drain_stops_sidecar)
 }
 END_TEST
 
-START_TEST(test_stubborn_sidecar_is_killed_at_deadline)
+START_TEST(test_deaf_sidecar_is_killed_at_deadline)
 {
     struct timespec t0;
-    test_sidecar = side_stubborn;
+    test_sidecar = side_ignores_stop;
     start_pool(1, 0, 1);
     pid_t side = side_wait("start", 1, 5000);
 
@@ -1147,7 +1147,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_killed_sidecar_is_restarted);
     tcase_add_test(tc, test_failing_sidecar_backs_off);
     tcase_add_test(tc, test_drain_stops_sidecar);
-    tcase_add_test(tc, test_stubborn_sidecar_is_killed_at_deadline);
+    tcase_add_test(tc, test_deaf_sidecar_is_killed_at_deadline);
     suite_add_tcase(s, tc);
 
     TCase *th = tcase_create("handle");
