@@ -1197,13 +1197,16 @@ static int act_tx(crm_req *r, crm_idem *idem, const crm_etags *im, int64_t id, o
     o->status = to;
     o->version++;
     o->updated_at = iso;
+    /* The answer, rendered once: the event is the same order plus where it came from. */
+    order_out(o);
+    size_t answer_len = sales_out.len;
     if (to == ORDER_CONFIRMED || to == ORDER_CANCELLED) {
-        /* The event: the order with its lines and totals, and where it came from. */
-        order_out(o);
         sales_out.len--; /* reopen the object */
         crm_buf_printf(&sales_out, ",\"previous_status\":\"%s\"}", order_status_name(from));
         rc = crm_outbox_add(sales_db, to == ORDER_CONFIRMED ? "order.confirmed" : "order.cancelled",
                             o->id, o->version, now, sales_out.data, sales_out.len);
+        sales_out.len = answer_len - 1;
+        crm_buf_putc(&sales_out, '}'); /* back to the answer */
         if (rc != CRM_OK)
             goto out;
     }
@@ -1219,7 +1222,6 @@ static int act_tx(crm_req *r, crm_idem *idem, const crm_etags *im, int64_t id, o
         goto out;
     if ((rc = store_daily_move(sales_db, o->created_sql, from, to, slot)) != CRM_OK)
         goto out;
-    order_out(o);
     rc = crm_idem_store(idem, sales_db, 200, NULL, crm_api_etag(a, o->version), sales_out.data,
                         sales_out.len);
     if (rc == CRM_OK)
