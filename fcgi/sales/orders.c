@@ -24,8 +24,10 @@
 #define TX_UNPROCESSABLE 1
 /* A change named a line the order does not have (404). */
 #define TX_NO_LINE 2
+/* The replica does not know the customer: ask the customers service, retry. */
+#define TX_NO_CUSTOMER 3
 /* Statuses above this were sent already (a problem such as 409 or 412). */
-#define TX_SENT 2
+#define TX_SENT 3
 
 static const char *const order_fields[] = {
     "customer_id", "currency", "campaign_id", "note", "lines", NULL,
@@ -283,12 +285,18 @@ static int check_customer(crm_req *r, int64_t id)
     return sales_db_error(r, rc);
 }
 
-/* In a transaction: the replica row is still there and live (share lock). */
-static int lock_customer(crm_valid *v, int64_t id)
+/*
+ * In a transaction: the replica row is there and live (share lock). A
+ * deleted customer is an error in v; an unknown one too, or TX_NO_CUSTOMER
+ * when the caller has not asked the customers service yet (ask_first).
+ */
+static int lock_customer(crm_valid *v, int64_t id, int ask_first)
 {
     int deleted = 0;
     int rc = store_replica_get(sales_db, id, 1, &deleted);
 
+    if (rc == CRM_NOTFOUND && ask_first)
+        return TX_NO_CUSTOMER;
     if (rc == CRM_NOTFOUND || (rc == CRM_OK && deleted)) {
         crm_valid_error(v, "customer_id", "no such customer (unknown or deleted)");
         return CRM_OK;
@@ -299,7 +307,7 @@ static int lock_customer(crm_valid *v, int64_t id)
 /* ---- create ---- */
 
 static int create_tx(crm_req *r, crm_idem *idem, crm_valid *v, order *o, const line_req *reqs,
-                     size_t n, const char *now, const char **location)
+                     size_t n, const char *now, int ask_first, const char **location)
 {
     crm_arena *a = crm_req_arena(r);
     int rc;
@@ -308,7 +316,7 @@ static int create_tx(crm_req *r, crm_idem *idem, crm_valid *v, order *o, const l
         return rc;
     if ((rc = crm_idem_claim(idem, sales_db, a)) != CRM_OK || idem->replay)
         goto out;
-    if ((rc = lock_customer(v, o->customer_id)) != CRM_OK)
+    if ((rc = lock_customer(v, o->customer_id, ask_first)) != CRM_OK)
         goto out;
     o->lines = crm_arena_calloc(a, sizeof(order_line) * (n > 0 ? n : 1));
     o->n_lines = n;
@@ -381,15 +389,25 @@ int orders_create(crm_req *r)
         crm_valid_error(&v, "currency", "is required when the order has no lines");
     if (!crm_valid_ok(&v))
         return crm_api_invalid(r, v.errors, v.n);
-    if ((rc = check_customer(r, o.customer_id)) != 0)
-        return rc;
-
+    /*
+     * The replica is read inside the transaction; only a customer it does
+     * not know yet costs a call to the customers service (outside any
+     * transaction), and the create runs again.
+     */
     const char *now = crm_api_now(a);
+    int ask_first = 1;
     order w;
     for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
         w = o;
         crm_valid_init(&v, a, &fs);
-        rc = create_tx(r, &idem, &v, &w, reqs, n, now, &location);
+        rc = create_tx(r, &idem, &v, &w, reqs, n, now, ask_first, &location);
+        if (rc == TX_NO_CUSTOMER) {
+            if ((rc = check_customer(r, o.customer_id)) != 0)
+                return rc;
+            ask_first = 0;
+            attempt--; /* not a deadlock: this attempt does not count */
+            continue;
+        }
         if (rc != CRM_CONFLICT)
             break;
     }
@@ -725,7 +743,7 @@ static int edit_patch_order(crm_req *r, crm_valid *v, order *o, edit *e)
         o->currency = e->patch.currency;
     }
     if (e->present & OP_CUSTOMER && e->patch.customer_id != o->customer_id) {
-        if ((rc = lock_customer(v, e->patch.customer_id)) != CRM_OK)
+        if ((rc = lock_customer(v, e->patch.customer_id, 0)) != CRM_OK)
             return rc;
         if (!crm_valid_ok(v))
             return TX_UNPROCESSABLE;
