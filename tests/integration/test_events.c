@@ -838,13 +838,18 @@ START_TEST(test_relay_killed)
         if (fresh == relay)
             fresh = -1; /* the killed one, not reaped yet */
         double t = itest_now();
-        if (fresh > 0 && fresh_leads && t_lead < 0) {
+        stats_free(&s);
+        stats_get(&s);
+        /*
+         * The new relay leads once it logged so, or once the leader gauge
+         * reads 1 again: the supervisor clears it when it reaps the killed
+         * relay, so only a relay started since can set it back.
+         */
+        if (fresh > 0 && (fresh_leads || (s.have_leader && s.leader == 1)) && t_lead < 0) {
             t_lead = t;
             itest_note("relay %ld killed; relay %ld leads within %.3f s", (long)relay, (long)fresh,
                        t - t_kill);
         }
-        stats_free(&s);
-        stats_get(&s);
         if (t_lead >= 0 && t >= t_lead + PENDING_FRESH_S && s.have_leader && s.leader == 1 &&
             s.have_pending && s.pending == 0 && s.have_delivered &&
             s.delivered >= before + KILL_CUSTOMERS)
