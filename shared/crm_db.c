@@ -38,7 +38,7 @@ typedef bool db_bool;
 
 #define DB_KEYS CRM_DB_MAX_STMTS /* keys callers may use */
 /* Slots past the callers' keys hold this module's own statements. */
-enum { SLOT_GET_LOCK = DB_KEYS, SLOT_RELEASE_LOCK, DB_SLOTS };
+enum { SLOT_GET_LOCK = DB_KEYS, SLOT_RELEASE_LOCK, SLOT_ADHOC, DB_SLOTS };
 
 #define COL_INIT 256u         /* first buffer of a string column */
 #define COL_MAX  (64ul << 20) /* hard cap of one value (MEDIUMTEXT is 16 MiB) */
@@ -461,6 +461,18 @@ crm_stmt *crm_db_stmt(crm_db *db, unsigned key, const char *sql)
         return NULL;
     }
     return db_stmt(db, key, sql);
+}
+
+crm_stmt *crm_db_stmt_adhoc(crm_db *db, const char *sql)
+{
+    crm_stmt *st = db->stmts[SLOT_ADHOC];
+    if (st && strcmp(st->sql, sql) != 0) {
+        stmt_close(st);
+        free(st->sql);
+        free(st);
+        db->stmts[SLOT_ADHOC] = NULL;
+    }
+    return db_stmt(db, SLOT_ADHOC, sql);
 }
 
 int crm_db_status(const crm_db *db)

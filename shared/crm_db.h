@@ -53,6 +53,13 @@ int crm_db_ping(crm_db *db);
  * A statement is valid until the connection is lost.
  */
 crm_stmt *crm_db_stmt(crm_db *db, unsigned key, const char *sql);
+/*
+ * A statement composed per request from the program's own fragments (a
+ * segment's rule): prepared into the connection's one ad-hoc slot, which
+ * keeps it while the next call brings the same text and replaces it when
+ * the text differs. Valid until the next crm_db_stmt_adhoc call.
+ */
+crm_stmt *crm_db_stmt_adhoc(crm_db *db, const char *sql);
 int crm_db_status(const crm_db *db);
 
 /*
