@@ -77,5 +77,7 @@ int crm_valid_tags(crm_valid *v, const char *name, int required, size_t max_item
 /* Plain checks, usable on their own. */
 int crm_valid_is_email(const char *s);
 int crm_valid_is_date(const char *s);
+/* An ISO 4217 code of money that can be invoiced, upper case ("EUR"). */
+int crm_valid_is_currency(const char *code);
 
 #endif

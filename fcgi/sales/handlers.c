@@ -127,7 +127,7 @@ const char *read_currency(crm_valid *v, const char *name, int required)
         crm_valid_error(v, name, "must not be null");
         return NULL;
     }
-    if (!pricing_currency_valid(s)) {
+    if (!crm_valid_is_currency(s)) {
         crm_valid_error(v, name, "must be an ISO 4217 currency code in upper case, like EUR");
         return NULL;
     }
@@ -254,7 +254,7 @@ int products_list(crm_req *r)
             QERR("active", "must be true or false");
     }
     if ((s = crm_req_query(r, "currency")) != NULL) {
-        if (pricing_currency_valid(s))
+        if (crm_valid_is_currency(s))
             f.currency = s;
         else
             QERR("currency", "must be an ISO 4217 currency code in upper case, like EUR");

@@ -26,8 +26,6 @@
 int pricing_line_total(int64_t unit_price, int64_t quantity, int64_t *out);
 /* total + amount: CRM_OK, CRM_TOOBIG over MONEY_MAX, CRM_INVALID if negative. */
 int pricing_add(int64_t total, int64_t amount, int64_t *out);
-/* 1 for an ISO 4217 code of a currency (upper case, "EUR"). */
-int pricing_currency_valid(const char *code);
 
 /* ---- states.c: the order life cycle ---- */
 

@@ -89,10 +89,10 @@ START_TEST(test_currencies)
     static const char *const bad[] = { "eur", "EU",  "EURO", "",    "XXX", "XAU",
                                        "XTS", "ABC", "E R",  "ZZZ", "AAA" };
     for (size_t i = 0; i < CRM_NELEM(good); i++)
-        ck_assert_msg(pricing_currency_valid(good[i]), "%s should be valid", good[i]);
+        ck_assert_msg(crm_valid_is_currency(good[i]), "%s should be valid", good[i]);
     for (size_t i = 0; i < CRM_NELEM(bad); i++)
-        ck_assert_msg(!pricing_currency_valid(bad[i]), "%s should be invalid", bad[i]);
-    ck_assert(!pricing_currency_valid(NULL));
+        ck_assert_msg(!crm_valid_is_currency(bad[i]), "%s should be invalid", bad[i]);
+    ck_assert(!crm_valid_is_currency(NULL));
 }
 END_TEST
 
