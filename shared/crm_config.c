@@ -299,6 +299,10 @@ const crm_conf_entry crm_config_table[] = {
         "longest call to another service in milliseconds, connecting included"),
     SECRET("CRM_EVENT_KEY", event_key,
            "key that signs and checks events between services (the same for every service)"),
+    STR("CRM_REPORTING_CURRENCY", reporting_currency, "EUR",
+        "marketing: the currency of revenue metrics, RFM and segments (no conversion)"),
+    INT("CRM_RFM_REFRESH_MS", rfm_refresh_ms, "1000", 100, 3600000,
+        "marketing: shortest time between two RFM refreshes, in milliseconds"),
 };
 
 const size_t crm_config_table_len = CRM_NELEM(crm_config_table);

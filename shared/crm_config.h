@@ -56,6 +56,8 @@ typedef struct {
     char *internal_url;        /* CRM_INTERNAL_URL: NGINX's internal listener */
     long http_timeout_ms;      /* CRM_HTTP_TIMEOUT_MS: calls to other services */
     char *event_key;           /* CRM_EVENT_KEY(_FILE): HMAC key of events */
+    char *reporting_currency;  /* CRM_REPORTING_CURRENCY: marketing's revenue */
+    long rfm_refresh_ms;       /* CRM_RFM_REFRESH_MS: marketing's RFM refresher */
 } crm_config;
 
 extern const crm_conf_entry crm_config_table[];

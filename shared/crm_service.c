@@ -187,6 +187,9 @@ int crm_service_main(int argc, char **argv, const crm_service *svc)
     if (svc->subscribers != NULL && svc->subscribers[0] != NULL) {
         spec.sidecar = relay;
         spec.sidecar_name = "relay";
+    } else if (svc->sidecar != NULL) {
+        spec.sidecar = svc->sidecar;
+        spec.sidecar_name = svc->sidecar_name;
     }
     return crm_pool_run(&spec);
 }

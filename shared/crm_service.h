@@ -18,6 +18,11 @@ typedef struct {
     /* Services that receive this one's events (NULL-terminated), or NULL:
        a relay then runs next to the workers (crm_relay.h). */
     const char *const *subscribers;
+    /* Or a background loop of the service's own (marketing's RFM
+       refresher), run as the pool's sidecar; NULL: none. A service has
+       a relay or a sidecar of its own, not both. */
+    int (*sidecar)(const crm_config *conf);
+    const char *sidecar_name;
     /* Called in each worker with its own database connection. */
     int (*worker_init)(const crm_config *conf, crm_db *db);
     void (*worker_done)(void);

@@ -382,7 +382,7 @@ END_TEST
 START_TEST(test_table_complete)
 {
     /* Every crm_config field but service is in the table exactly once. */
-    ck_assert_uint_eq(crm_config_table_len, 23);
+    ck_assert_uint_eq(crm_config_table_len, 25);
     for (size_t i = 0; i < crm_config_table_len; i++) {
         ck_assert_ptr_nonnull(crm_config_table[i].help);
         ck_assert(strncmp(crm_config_table[i].env, "CRM_", 4) == 0);
