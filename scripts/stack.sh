@@ -40,7 +40,7 @@ usage: scripts/stack.sh COMMAND
 
 environment (defaults):
   CRM_STATE=<repo>/state/run  CRM_BIN=build/release (build/asan if SANITIZE=1)
-  CRM_SERVICES="customers sales"
+  CRM_SERVICES="customers sales marketing"
   CRM_HTTPS_PORT=8443 CRM_HTTP_PORT=8080 CRM_INTERNAL_PORT=8081
   CRM_MARIADB_PORT=3307 CRM_ADMIN_PORT_BASE=9100 (service i: base+i)
   CRM_DEMO=0 (1: load demo data into empty tables)  CRM_WORKERS (pool size)
@@ -75,7 +75,7 @@ if [[ $CMD != up && $CMD != run && -f $STATE/stack.conf ]]; then
     done <"$STATE/stack.conf"
 fi
 
-read -r -a SERVICES <<<"${CRM_SERVICES:-customers sales}"
+read -r -a SERVICES <<<"${CRM_SERVICES:-customers sales marketing}"
 # `make ... SANITIZE=1` puts SANITIZE in our environment: its build is build/asan.
 if [[ ${SANITIZE:-} == 1 ]]; then BIN=${CRM_BIN:-build/asan}; else BIN=${CRM_BIN:-build/release}; fi
 case $BIN in /*) ;; *) BIN=$REPO/$BIN ;; esac
@@ -123,8 +123,8 @@ IS_ROOT=0
 [[ $(id -u) == 0 ]] && IS_ROOT=1
 
 # Demo data per service: the table that must be empty, and the row count.
-declare -A DEMO_TABLE=([customers]=customers [sales]=orders)
-declare -A DEMO_ROWS=([customers]=1200 [sales]=300)
+declare -A DEMO_TABLE=([customers]=customers [sales]=orders [marketing]=campaigns)
+declare -A DEMO_ROWS=([customers]=1200 [sales]=300 [marketing]=12)
 
 svc_index() {
     local i
@@ -708,6 +708,7 @@ print_banner() {
   UI and API     https://localhost:$HTTPS_PORT/
   Customers API  https://localhost:$HTTPS_PORT/api/v1/customers
   Sales API      https://localhost:$HTTPS_PORT/api/v1/products  /api/v1/orders  /api/v1/sales/summary
+  Marketing API  https://localhost:$HTTPS_PORT/api/v1/campaigns  /api/v1/segments  /api/v1/analytics/rfm
   Try            curl --cacert '$TLS_DIR/cert.pem' 'https://localhost:$HTTPS_PORT/api/v1/customers?limit=3'
                  curl --cacert '$TLS_DIR/cert.pem' 'https://localhost:$HTTPS_PORT/api/v1/sales/summary?from=2026-01-01'
   Certificate    $TLS_DIR/cert.pem (self-signed; your browser will warn once)
@@ -722,7 +723,7 @@ EOF
     done
     cat <<EOF
   Logs           $LOGS/  and  $NGX/logs/access.log
-  Database       mariadb --defaults-file='$MYCNF' crm_customers   (or crm_sales)
+  Database       mariadb --defaults-file='$MYCNF' crm_customers   (or crm_sales, crm_marketing)
 
   Ctrl-C or \`make stop\` stops everything.
 

@@ -28,7 +28,7 @@ static const crm_route routes[] = {
 };
 
 /* Who receives customers' events (customer.created|updated|deleted). */
-static const char *const subscribers[] = { "sales", NULL };
+static const char *const subscribers[] = { "sales", "marketing", NULL };
 
 static const crm_service service = {
     .name = "customers",

@@ -36,8 +36,11 @@ static const crm_route routes[] = {
     { "POST", "/internal/v1/events", sales_events, CRM_ROLE_SERVICE, "events.receive" },
 };
 
+static const char *const subscribers[] = { "marketing", NULL };
+
 static const crm_service service = {
     .name = "sales",
+    .subscribers = subscribers,
     .routes = routes,
     .n_routes = CRM_NELEM(routes),
     .worker_init = sales_worker_init,

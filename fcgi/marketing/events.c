@@ -1,0 +1,127 @@
+/*
+ * events.c - what marketing learns from the other services' events
+ * (POST /internal/v1/events, through crm_inbox: signature, batch, inbox).
+ *
+ *   customer.created|updated  the customer's name, email, status and tags
+ *   customer.deleted          erase name, email and tags; keep the metrics
+ *   order.confirmed           the order counts in its customer's metrics
+ *   order.cancelled           it no longer does
+ *
+ * Each event carries its aggregate's version: an event not newer than what
+ * is held changes nothing, so a redelivery or a late, older event is
+ * harmless. A customer's metrics are recomputed from this schema's copy
+ * of its orders under the customer row's lock, never incremented, so they
+ * equal what the applied events say whatever their order.
+ */
+#include "marketing.h"
+
+#include "crm_api.h"
+#include "crm_inbox.h"
+#include "crm_json.h"
+
+#include <string.h>
+
+static const crm_field *member(const crm_fields *fs, const char *name, crm_field_type t)
+{
+    const crm_field *f = crm_fields_get(fs, name);
+    return f != NULL && f->type == t ? f : NULL;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" as stored, or NULL when it is not that. */
+static const char *iso_to_sql(crm_arena *a, const crm_field *f)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+    if (f == NULL || f->type != CRM_FIELD_STRING || f->len < 20 || f->len > 27 ||
+        f->str[f->len - 1] != 'Z')
+        return NULL;
+    for (size_t i = 0; i < sizeof(shape) - 1; i++) {
+        char c = f->str[i];
+        if (shape[i] == 'd' ? (c < '0' || c > '9') : c != shape[i])
+            return NULL;
+    }
+    char *s = crm_arena_strndup(a, f->str, f->len - 1);
+    s[10] = ' ';
+    return s;
+}
+
+static int apply_customer(crm_db *db, crm_arena *a, const crm_event *ev, const crm_fields *fs,
+                          const char *now)
+{
+    int applied = 0, rc;
+
+    if (strcmp(ev->type, "customer.deleted") == 0) {
+        rc = store_customer_erase(db, ev->aggregate_id, ev->aggregate_version, now, &applied);
+        if (rc == CRM_OK && applied)
+            rc = store_customer_tags(db, ev->aggregate_id, NULL, 0);
+        return rc;
+    }
+    const crm_field *name = member(fs, "name", CRM_FIELD_STRING);
+    const crm_field *email = member(fs, "email", CRM_FIELD_STRING);
+    const crm_field *status = member(fs, "status", CRM_FIELD_STRING);
+    const crm_field *tags = member(fs, "tags", CRM_FIELD_ARRAY);
+    if (name == NULL || email == NULL || status == NULL || tags == NULL)
+        return CRM_INVALID;
+    const char **t = crm_arena_alloc(a, sizeof(char *) * (tags->n + 1));
+    for (size_t i = 0; i < tags->n; i++) {
+        if (tags->items[i].type != CRM_FIELD_STRING || tags->items[i].len == 0 ||
+            tags->items[i].len > 32)
+            return CRM_INVALID;
+        t[i] = tags->items[i].str;
+    }
+    rc = store_customer_put(db, ev->aggregate_id, name->str, email->str, status->str,
+                            ev->aggregate_version, now, &applied);
+    if (rc == CRM_OK && applied)
+        rc = store_customer_tags(db, ev->aggregate_id, t, tags->n);
+    return rc;
+}
+
+static int apply_order(crm_db *db, crm_arena *a, const crm_event *ev, const crm_fields *fs,
+                       const char *now)
+{
+    int confirmed = strcmp(ev->type, "order.confirmed") == 0;
+    const crm_field *cust = member(fs, "customer_id", CRM_FIELD_INT);
+    const crm_field *total = member(fs, "total_cents", CRM_FIELD_INT);
+    const crm_field *cur = member(fs, "currency", CRM_FIELD_STRING);
+    const crm_field *camp = member(fs, "campaign_id", CRM_FIELD_INT);
+    const crm_field *prev = member(fs, "previous_status", CRM_FIELD_STRING);
+    const char *confirmed_at = iso_to_sql(a, crm_fields_get(fs, "confirmed_at"));
+    int rc;
+
+    if (cust == NULL || cust->i < 1 || total == NULL || total->i < 0 || total->i > MONEY_MAX ||
+        cur == NULL || !crm_valid_is_currency(cur->str) || prev == NULL)
+        return CRM_INVALID;
+    if (confirmed && confirmed_at == NULL)
+        return CRM_INVALID;
+    /* A draft that was cancelled never counted: nothing to learn. */
+    if (!confirmed && strcmp(prev->str, "draft") == 0)
+        return CRM_OK;
+    /* Customer row first, then the order: the one lock order of every event. */
+    if ((rc = store_customer_lock(db, cust->i, now)) != CRM_OK)
+        return rc;
+    rc = store_order_put(db, ev->aggregate_id, cust->i, camp ? camp->i : 0, cur->str, total->i,
+                         confirmed ? "confirmed" : "cancelled", confirmed, confirmed_at,
+                         ev->aggregate_version);
+    if (rc == CRM_DUP)
+        return CRM_OK; /* stale: a newer state of this order is held */
+    if (rc != CRM_OK)
+        return rc;
+    return store_customer_metrics(db, cust->i, mk_currency, now);
+}
+
+int events_apply(crm_db *db, crm_arena *a, const crm_event *ev)
+{
+    int customer = strncmp(ev->type, "customer.", 9) == 0;
+    int order = strcmp(ev->type, "order.confirmed") == 0 || strcmp(ev->type, "order.cancelled") == 0;
+    crm_fields fs;
+    const char *why = NULL;
+
+    if (customer && strcmp(ev->type, "customer.created") != 0 &&
+        strcmp(ev->type, "customer.updated") != 0 && strcmp(ev->type, "customer.deleted") != 0)
+        customer = 0;
+    if (!customer && !order)
+        return CRM_OK; /* not ours to use: acknowledged */
+    if (crm_json_parse(a, ev->payload, ev->payload_len, &fs, &why) != CRM_OK)
+        return CRM_INVALID;
+    const char *now = crm_api_now(a);
+    return customer ? apply_customer(db, a, ev, &fs, now) : apply_order(db, a, ev, &fs, now);
+}
