@@ -37,6 +37,16 @@
 #                            the run ends early when every thread used its slice
 #   BENCH_SQL_SAMPLES=50     requests per sales route whose SQL is timed (0: skip)
 #   BENCH_SALES_PRODUCTS=12  untracked products the orders made here spread over
+#   BENCH_SEGMENT_CUSTOMERS=100000  customers loaded into marketing for the
+#                            segment members runs
+#
+# Marketing (when the stack has it): the events of the customers create run
+# and of the confirm run (order.confirmed) are timed to marketing's inbox as
+# to sales' (rate and lag p50/p99/max); then BENCH_SEGMENT_CUSTOMERS
+# customers with metrics are loaded into crm_marketing as the DB admin, and
+# GET /api/v1/segments/{id}/members walks every page (following
+# next_cursor) of a broad and of a selective segment, at 1 and 8
+# connections.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -51,7 +61,9 @@ ORDERS=${BENCH_ORDERS:-100000}
 DRAFTS=${BENCH_DRAFTS:-$((4000 * SECONDS_EACH))}
 SQL_SAMPLES=${BENCH_SQL_SAMPLES:-50}
 SALES_PRODUCTS=${BENCH_SALES_PRODUCTS:-12}
-for v in SECONDS_EACH CONNS THREADS RSS_REQUESTS ORDERS DRAFTS SQL_SAMPLES SALES_PRODUCTS; do
+SEGMENT_CUSTOMERS=${BENCH_SEGMENT_CUSTOMERS:-100000}
+for v in SECONDS_EACH CONNS THREADS RSS_REQUESTS ORDERS DRAFTS SQL_SAMPLES SALES_PRODUCTS \
+    SEGMENT_CUSTOMERS; do
     [[ ${!v} =~ ^[0-9]+$ ]] || {
         echo "bench: ${v} must be a number" >&2
         exit 2
@@ -84,6 +96,9 @@ if [[ -z ${CRM_SERVICES:-} ]]; then
     bin=${CRM_BIN:-build/release}
     [[ $bin == /* ]] || bin=$REPO/$bin
     if [[ -x $bin/crm-sales ]]; then CRM_SERVICES="customers sales"; fi
+    if [[ -x $bin/crm-sales && -x $bin/crm-marketing ]]; then
+        CRM_SERVICES="customers sales marketing"
+    fi
 fi
 export CRM_SERVICES
 SUITES=${BENCH_SUITES:-$CRM_SERVICES}
@@ -96,6 +111,10 @@ seen=
 for svc in $CRM_SERVICES; do
     if [[ $svc == sales ]] && ! has "$seen" customers; then
         echo "bench: CRM_SERVICES must list customers before sales" >&2
+        exit 2
+    fi
+    if [[ $svc == marketing ]] && ! has "$seen" sales; then
+        echo "bench: CRM_SERVICES must list customers and sales before marketing" >&2
         exit 2
     fi
     seen+=" $svc"
@@ -232,23 +251,26 @@ EOF
     first_event=$(db crm_customers -e "SELECT COALESCE(MAX(id), 0) FROM outbox")
     bench create "POST /api/v1/customers" -s tests/bench/post_create.lua \
         "$BASE/api/v1/customers" -- "$TAG"
-    event_lag "$first_event"
+    event_lag customers sales "$first_event"
+    if has "$CRM_SERVICES" marketing; then event_lag customers marketing "$first_event"; fi
 }
 
-# The customer.created events of the create run, as sales received them:
-# how many, how fast they arrived, and the lag from the change to sales'
-# inbox (p50/p99/max). Read as the DB admin, who sees both schemas.
+# event_lag PRODUCER SUBSCRIBER AFTER: the events of PRODUCER's outbox past
+# id AFTER as SUBSCRIBER's inbox received them: how many, how fast they
+# arrived, and the lag from the change to the inbox (p50/p99/max). Read as
+# the DB admin, who sees both schemas.
 event_lag() {
-    local after=$1 i=0 pending
-    # Let the relay finish what the run left (at most 30 s).
-    while ((i++ < 300)); do
-        pending=$(db crm_customers -e "SELECT COUNT(*) FROM outbox o WHERE o.id > $after AND
-            o.id > (SELECT COALESCE(MAX(last_id), 0) FROM outbox_cursors WHERE subscriber = 'sales')")
+    local from=$1 to=$2 after=$3 i=0 pending
+    # Let the relay finish what the run left (at most 60 s).
+    while ((i++ < 600)); do
+        pending=$(db "crm_$from" -e "SELECT COUNT(*) FROM outbox o WHERE o.id > $after AND
+            o.id > (SELECT COALESCE(MAX(last_id), 0) FROM outbox_cursors
+                    WHERE subscriber = '$to')")
         [[ $pending == 0 ]] && break
         sleep 0.1
     done
     db -e "
-        SELECT CONCAT('bench:   events to sales: ', COUNT(*), ' delivered, ',
+        SELECT CONCAT('bench:   events $from -> $to: ', COUNT(*), ' delivered, ',
                       ROUND(COUNT(*) / GREATEST(TIMESTAMPDIFF(MICROSECOND, MIN(i.received_at),
                                                               MAX(i.received_at)) / 1e6, 0.001)),
                       ' events/s; lag p50 ', ROUND(MAX(p50) / 1000, 1), ' ms, p99 ',
@@ -258,8 +280,9 @@ event_lag() {
                          TIMESTAMPDIFF(MICROSECOND, o.occurred_at, i.received_at)) OVER () AS p50,
                      PERCENTILE_CONT(0.99) WITHIN GROUP (ORDER BY
                          TIMESTAMPDIFF(MICROSECOND, o.occurred_at, i.received_at)) OVER () AS p99
-              FROM crm_customers.outbox o JOIN crm_sales.inbox i ON i.event_id = o.event_id
-              WHERE o.id > $after) i" || echo "bench:   (event lag not measured)"
+              FROM crm_$from.outbox o JOIN crm_$to.inbox i ON i.event_id = o.event_id
+              WHERE o.id > $after) i" | tee -a "$OUT/events.txt" ||
+        echo "bench:   (event lag not measured)"
 }
 
 # --------------------------------------------------------------------------
@@ -447,21 +470,24 @@ req_create() {
 req_confirm() { curl_code -X POST "$BASE/api/v1/orders/$((SAMPLE_FIRST + $1))/confirm"; }
 
 # load_drafts COUNT CUSTOMER FIRST_PRODUCT PRODUCTS: COUNT draft orders for
-# CUSTOMER with ids from DRAFT_FIRST on, loaded as the DB admin, each with
+# the replica's customers from CUSTOMER on, in turn (the replica holds the
+# demo's consecutive ids), with ids from DRAFT_FIRST on, loaded as the DB admin, each with
 # 1..3 lines of products picked at random (a hash of the id) among the
 # PRODUCTS from id FIRST_PRODUCT on, with the totals and the per-day status
 # counts the service would have written.
 # MariaDB only (its seq_1_to_N tables).
 load_drafts() {
-    local count=$1 cust=$2 p0=$3 np=$4 first last
+    local count=$1 cust=$2 p0=$3 np=$4 first last ncust
     first=$(db crm_sales -e "SELECT COALESCE(MAX(id), 0) + 1 FROM orders")
+    ncust=$(db crm_sales -e "SELECT COUNT(*) FROM customers WHERE id >= $cust AND deleted = 0")
     last=$((first + count - 1))
     DRAFT_FIRST=$first
     db crm_sales <<SQL
 SET time_zone = '+00:00';
 START TRANSACTION;
 INSERT INTO orders (id, customer_id, currency, status, note)
-    SELECT seq, $cust, 'EUR', 'draft', 'bench draft' FROM seq_${first}_to_${last};
+    SELECT seq, $cust + seq % $ncust, 'EUR', 'draft', 'bench draft'
+    FROM seq_${first}_to_${last};
 INSERT INTO order_lines (order_id, product_id, sku, name, quantity, unit_price_cents,
         line_total_cents)
     SELECT o.seq, p.id, p.sku, p.name, k.seq, p.price_cents, k.seq * p.price_cents
@@ -581,6 +607,8 @@ EOF
     last=$((first + DRAFTS - 1))
     SAMPLE_FIRST=$((last + 1))
     echo "bench: $DRAFTS drafts (ids $first..$last) loaded in $(($(now_ms) - t0)) ms"
+    local first_event
+    first_event=$(db crm_sales -e "SELECT COALESCE(MAX(id), 0) FROM outbox")
     DONE_PREFIX=$OUT/confirm-done-
     locked_bench confirm "POST /api/v1/orders/{id}/confirm" -s "$OUT/confirm.lua" \
         "$BASE/api/v1/orders" -- "$first" "$last" "$THREADS" "$DONE_PREFIX"
@@ -588,11 +616,91 @@ EOF
     confirmed=$(db crm_sales -e "SELECT COUNT(*) FROM orders
         WHERE id BETWEEN $first AND $last AND status = 'confirmed'")
     echo "bench: $confirmed of the $DRAFTS drafts are confirmed now"
+    if has "$CRM_SERVICES" marketing; then event_lag sales marketing "$first_event"; fi
     sql_profile confirm "POST /api/v1/orders/{id}/confirm" req_confirm
 
     read -r -a diff <<<"$(daily_diff)"
     echo "bench: rows of sales_daily, sales_daily_products, sales_daily_status that" \
         "disagree with the orders: ${diff[*]}"
+}
+
+# --------------------------------------------------------------------------
+# Marketing
+
+# SEGMENT_CUSTOMERS customers with metrics, ids from 10,000,001 on, spread
+# by a hash of the id over statuses, order counts, revenue, last order
+# times (the last 400 days) and the tag "vip" (one in ten); then waits for
+# the RFM refresher's new cut-offs. MariaDB only (seq tables).
+load_segment_customers() {
+    local n=$1 base=10000000 before i
+    before=$(db crm_marketing -e "SELECT COALESCE(MAX(computed_at), '') FROM rfm")
+    db crm_marketing <<SQL
+SET time_zone = '+00:00';
+START TRANSACTION;
+INSERT INTO customers (id, name, email, status, version, orders_count, revenue_cents,
+        first_order_at, last_order_at, updated_at)
+    SELECT $base + seq, CONCAT('Bench customer ', seq), CONCAT('bench', seq, '@example.com'),
+        ELT(1 + CRC32(seq) % 4, 'lead', 'prospect', 'customer', 'churned'), 1,
+        k, k * (1000 + CRC32(seq * 11) % 50000),
+        IF(k = 0, NULL, UTC_TIMESTAMP(6) - INTERVAL 400 DAY),
+        IF(k = 0, NULL, UTC_TIMESTAMP(6) - INTERVAL CRC32(seq * 13) % 400 DAY),
+        UTC_TIMESTAMP(6)
+    FROM (SELECT seq, IF(CRC32(seq) % 3 = 0, 0, 1 + CRC32(seq * 7) % 12) AS k
+          FROM seq_1_to_$n) s;
+INSERT INTO customer_tags (customer_id, tag)
+    SELECT $base + seq, 'vip' FROM seq_1_to_$n WHERE CRC32(seq * 17) % 10 = 0;
+COMMIT;
+SQL
+    for ((i = 0; i < 300; i++)); do
+        [[ $(db crm_marketing -e "SELECT COALESCE(MAX(computed_at), '') FROM rfm") != "$before" ]] &&
+            break
+        sleep 0.1
+    done
+}
+
+# segment NAME RULE: create a segment, print its id.
+segment() {
+    curl -sS --cacert "$CRM_CA_FILE" -H 'Content-Type: application/json' \
+        -d "{\"name\":\"$1\",\"rule\":$2}" "$BASE/api/v1/segments" |
+        sed -n 's/^{"id":\([0-9]*\),.*/\1/p'
+}
+
+# members_count ID: the member count of segment ID.
+members_count() {
+    curl -sS --cacert "$CRM_CA_FILE" "$BASE/api/v1/segments/$1/members?limit=1&count=true" |
+        sed -n 's/.*"count":\([0-9]*\).*/\1/p'
+}
+
+bench_marketing() {
+    local n broad selective m=/api/v1/segments t8=$((THREADS < 8 ? THREADS : 8))
+    n=$(db crm_marketing -e "SELECT COUNT(*) FROM customers")
+    if ((n < SEGMENT_CUSTOMERS)); then
+        echo "bench: loading $SEGMENT_CUSTOMERS customers into crm_marketing"
+        load_segment_customers "$SEGMENT_CUSTOMERS"
+    fi
+    broad=$(segment "Bench: ordered in the last year" \
+        '{"all":[{"field":"days_since_last_order","op":"lte","value":365}]}')
+    selective=$(segment "Bench: loyal VIP customers at risk" \
+        '{"all":[{"field":"tag","op":"eq","value":"vip"},{"field":"f_score","op":"gte","value":4},{"field":"r_score","op":"lte","value":2},{"field":"status","op":"in","value":["customer","churned"]}]}')
+    [[ $broad =~ ^[0-9]+$ && $selective =~ ^[0-9]+$ ]] || {
+        echo "bench: could not create the segments" >&2
+        exit 1
+    }
+    cat <<EOF
+
+bench: marketing: $(db crm_marketing -e "SELECT COUNT(*) FROM customers") customers; \
+segment $broad has $(members_count "$broad") members, segment $selective $(members_count "$selective"); \
+pages of 50, every page in turn
+
+EOF
+    bench_with 1 1 members_broad_c1 "GET $m/{id}/members broad (1 conn)" \
+        -s tests/bench/walk_pages.lua "$BASE" -- "$m/$broad/members?limit=50"
+    bench_with "$t8" 8 members_broad_c8 "GET $m/{id}/members broad (8)" \
+        -s tests/bench/walk_pages.lua "$BASE" -- "$m/$broad/members?limit=50"
+    bench_with 1 1 members_sel_c1 "GET $m/{id}/members selective (1)" \
+        -s tests/bench/walk_pages.lua "$BASE" -- "$m/$selective/members?limit=50"
+    bench_with "$t8" 8 members_sel_c8 "GET $m/{id}/members selective (8)" \
+        -s tests/bench/walk_pages.lua "$BASE" -- "$m/$selective/members?limit=50"
 }
 
 # --------------------------------------------------------------------------
@@ -609,7 +717,7 @@ set -a
 eval "$("$STACK" env)"
 set +a
 mkdir -p "$OUT"
-rm -f "$OUT/sql.txt"
+rm -f "$OUT/sql.txt" "$OUT/events.txt"
 
 BASE=$CRM_BASE_URL
 TAG=$(date +%s)
@@ -622,12 +730,14 @@ EOF
 
 if has "$SUITES" customers; then bench_customers; fi
 if has "$SUITES" sales; then bench_sales; fi
+if has "$SUITES" marketing; then bench_marketing; fi
 
 {
     echo
     printf '%-40s %10s %10s %10s %9s %8s\n' route req/s p50 p99 non-2xx errors
     printf '%s\n' "${ROWS[@]}"
     if [[ -s $OUT/sql.txt ]]; then cat "$OUT/sql.txt"; fi
+    if [[ -s $OUT/events.txt ]]; then cat "$OUT/events.txt"; fi
 } | tee "$OUT/results.txt"
 
 if has "$SUITES" customers && ((RSS_REQUESTS > 0)); then

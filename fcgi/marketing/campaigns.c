@@ -140,11 +140,12 @@ static int conflict(crm_req *r, const char *type, const char *title, const char 
 /* ---- input ---- */
 
 static const char *const fields[] = {
-    "name", "description", "channel", "budget_cents", "currency", "starts_at", "ends_at",
-    "segment_id", NULL,
+    "name",      "description", "channel",    "budget_cents", "currency",
+    "starts_at", "ends_at",     "segment_id", NULL,
 };
-static const char *const readonly[] = { "id", "status", "version", "created_at", "updated_at",
-                                        NULL };
+static const char *const readonly[] = {
+    "id", "status", "version", "created_at", "updated_at", NULL
+};
 
 enum {
     C_NAME = 1,
@@ -209,7 +210,8 @@ static void read_campaign_in(crm_valid *v, const crm_fields *fs, int create, cam
         *present |= C_STARTS;
     }
     s = NULL;
-    if (crm_fields_get(fs, "ends_at") != NULL && crm_valid_datetime(v, "ends_at", 0, &s) == CRM_OK) {
+    if (crm_fields_get(fs, "ends_at") != NULL &&
+        crm_valid_datetime(v, "ends_at", 0, &s) == CRM_OK) {
         c->ends_at = s;
         *present |= C_ENDS;
     }
@@ -562,8 +564,7 @@ static int act(crm_req *r, campaign_action action)
         if (rc == CRM_OK && campaign_transition(c.status, action, &to) != CRM_OK)
             return conflict(r, "invalid-transition", "Invalid transition",
                             crm_arena_printf(a, "a %s campaign cannot %s",
-                                             campaign_status_name(c.status),
-                                             action_names[action]),
+                                             campaign_status_name(c.status), action_names[action]),
                             c.status);
         if (rc == CRM_OK && action == CACT_SCHEDULE && c.starts_at == NULL)
             return conflict(r, "campaign-not-ready", "Campaign not ready",

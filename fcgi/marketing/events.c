@@ -9,9 +9,14 @@
  *
  * Each event carries its aggregate's version: an event not newer than what
  * is held changes nothing, so a redelivery or a late, older event is
- * harmless. A customer's metrics are recomputed from this schema's copy
- * of its orders under the customer row's lock, never incremented, so they
- * equal what the applied events say whatever their order.
+ * harmless (and the inbox skips a redelivery before that). Under the
+ * customer row's lock, then the order row's, a customer's metrics change
+ * by exactly what the event changed in this schema's copy of the order:
+ * +1 when it becomes counted, -1 when it stops being counted, its total
+ * likewise when in the reporting currency. First and last order times are
+ * read again from the counted orders (an index range). An order's customer
+ * is fixed once it leaves draft (sales), so every event of an order
+ * counts for the same customer.
  */
 #include "marketing.h"
 
@@ -98,20 +103,36 @@ static int apply_order(crm_db *db, crm_arena *a, const crm_event *ev, const crm_
     /* Customer row first, then the order: the one lock order of every event. */
     if ((rc = store_customer_lock(db, cust->i, now)) != CRM_OK)
         return rc;
-    rc = store_order_put(db, ev->aggregate_id, cust->i, camp ? camp->i : 0, cur->str, total->i,
-                         confirmed ? "confirmed" : "cancelled", confirmed, confirmed_at,
-                         ev->aggregate_version);
+    order_in in = {
+        .id = ev->aggregate_id,
+        .customer_id = cust->i,
+        .campaign_id = camp ? camp->i : 0,
+        .currency = cur->str,
+        .total_cents = total->i,
+        .counted = confirmed,
+        .confirmed_at = confirmed_at,
+        .version = ev->aggregate_version,
+    };
+    order_held held;
+    rc = store_order_put(db, &in, &held);
     if (rc == CRM_DUP)
         return CRM_OK; /* stale: a newer state of this order is held */
     if (rc != CRM_OK)
         return rc;
-    return store_customer_metrics(db, cust->i, mk_currency, now);
+    int64_t orders = (in.counted ? 1 : 0) - (held.counted ? 1 : 0);
+    int64_t revenue =
+        (in.counted && strcmp(in.currency, mk_currency) == 0 ? in.total_cents : 0) -
+        (held.counted && strcmp(held.currency, mk_currency) == 0 ? held.total_cents : 0);
+    if (orders == 0 && revenue == 0)
+        return CRM_OK;
+    return store_customer_metrics(db, cust->i, orders, revenue, now);
 }
 
 int events_apply(crm_db *db, crm_arena *a, const crm_event *ev)
 {
     int customer = strncmp(ev->type, "customer.", 9) == 0;
-    int order = strcmp(ev->type, "order.confirmed") == 0 || strcmp(ev->type, "order.cancelled") == 0;
+    int order =
+        strcmp(ev->type, "order.confirmed") == 0 || strcmp(ev->type, "order.cancelled") == 0;
     crm_fields fs;
     const char *why = NULL;
 

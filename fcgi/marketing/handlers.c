@@ -65,8 +65,8 @@ static int64_t days_between(const char *from, const char *now)
     struct tm a, b;
     memset(&a, 0, sizeof(a));
     memset(&b, 0, sizeof(b));
-    if (sscanf(from, "%d-%d-%d %d:%d:%d", &a.tm_year, &a.tm_mon, &a.tm_mday, &a.tm_hour,
-               &a.tm_min, &a.tm_sec) != 6 ||
+    if (sscanf(from, "%d-%d-%d %d:%d:%d", &a.tm_year, &a.tm_mon, &a.tm_mday, &a.tm_hour, &a.tm_min,
+               &a.tm_sec) != 6 ||
         sscanf(now, "%d-%d-%d %d:%d:%d", &b.tm_year, &b.tm_mon, &b.tm_mday, &b.tm_hour, &b.tm_min,
                &b.tm_sec) != 6)
         return 0;
@@ -88,8 +88,8 @@ void rfm_json(crm_buf *b, const rfm_cutoffs *cut, const mcustomer *c)
     int r = rfm_score_time(c->last_order_at, cut->r);
     int f = rfm_score_int(c->orders_count, cut->f);
     int m = rfm_score_int(c->revenue_cents, cut->m);
-    crm_buf_printf(b, "{\"recency\":%d,\"frequency\":%d,\"monetary\":%d,\"code\":\"%d%d%d\"}", r,
-                   f, m, r, f, m);
+    crm_buf_printf(b, "{\"recency\":%d,\"frequency\":%d,\"monetary\":%d,\"code\":\"%d%d%d\"}", r, f,
+                   m, r, f, m);
 }
 
 static void currency_rows_json(crm_buf *b, const currency_row *rows, size_t n)

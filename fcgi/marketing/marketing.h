@@ -81,7 +81,14 @@ typedef enum {
     CAMPAIGN_COMPLETED,
     CAMPAIGN_NSTATUS
 } campaign_status;
-typedef enum { CACT_SCHEDULE, CACT_ACTIVATE, CACT_PAUSE, CACT_RESUME, CACT_COMPLETE, CACT_N } campaign_action;
+typedef enum {
+    CACT_SCHEDULE,
+    CACT_ACTIVATE,
+    CACT_PAUSE,
+    CACT_RESUME,
+    CACT_COMPLETE,
+    CACT_N
+} campaign_action;
 
 const char *campaign_status_name(campaign_status s);
 int campaign_status_parse(const char *s, campaign_status *out);
@@ -250,12 +257,33 @@ int store_customer_put(crm_db *db, int64_t id, const char *name, const char *ema
                        const char *status, int64_t version, const char *now, int *applied);
 int store_customer_erase(crm_db *db, int64_t id, int64_t version, const char *now, int *applied);
 int store_customer_tags(crm_db *db, int64_t id, const char *const *tags, size_t n);
-int store_order_version(crm_db *db, int64_t id, int64_t *version);
-int store_order_put(crm_db *db, int64_t id, int64_t customer_id, int64_t campaign_id,
-                    const char *currency, int64_t total, const char *status, int counted,
-                    const char *confirmed_at, int64_t version);
-/* Lock (creating if needed) the customer row, then recompute its metrics. */
+typedef struct {
+    int64_t id;
+    int64_t customer_id;
+    int64_t campaign_id; /* 0: none */
+    const char *currency;
+    int64_t total_cents;
+    int counted;              /* confirmed: in the metrics */
+    const char *confirmed_at; /* as stored, or NULL */
+    int64_t version;
+} order_in;
+
+typedef struct {
+    int exists;
+    int64_t version;
+    int counted;
+    char currency[4];
+    int64_t total_cents;
+} order_held;
+
+/* Write the order unless the copy held is as new (CRM_DUP: stale);
+   held says what the copy was before. */
+int store_order_put(crm_db *db, const order_in *in, order_held *held);
+/* Lock the customer row (created, version 0, when missing). */
 int store_customer_lock(crm_db *db, int64_t id, const char *now);
-int store_customer_metrics(crm_db *db, int64_t id, const char *currency, const char *now);
+/* Add orders and revenue to the customer's metrics; first and last order
+   times are read again from its counted orders. */
+int store_customer_metrics(crm_db *db, int64_t id, int64_t orders, int64_t revenue,
+                           const char *now);
 
 #endif

@@ -53,8 +53,9 @@ static int older_than(const char *t, const char *now, int hours)
     struct tm a, b;
     memset(&a, 0, sizeof(a));
     memset(&b, 0, sizeof(b));
-    if (t == NULL || sscanf(t, "%d-%d-%d %d:%d:%d", &a.tm_year, &a.tm_mon, &a.tm_mday, &a.tm_hour,
-                            &a.tm_min, &a.tm_sec) != 6 ||
+    if (t == NULL ||
+        sscanf(t, "%d-%d-%d %d:%d:%d", &a.tm_year, &a.tm_mon, &a.tm_mday, &a.tm_hour, &a.tm_min,
+               &a.tm_sec) != 6 ||
         sscanf(now, "%d-%d-%d %d:%d:%d", &b.tm_year, &b.tm_mon, &b.tm_mday, &b.tm_hour, &b.tm_min,
                &b.tm_sec) != 6)
         return 1;

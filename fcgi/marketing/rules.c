@@ -28,8 +28,8 @@ typedef enum { F_STATUS, F_TAG, F_ORDERS, F_REVENUE, F_DAYS, F_R, F_F, F_M, F_N 
 typedef enum { OP_EQ, OP_NE, OP_LT, OP_LTE, OP_GT, OP_GTE, OP_IN, OP_NOT_IN, OP_N } op_id;
 
 static const char *const field_names[F_N] = {
-    "status", "tag", "orders_count", "revenue", "days_since_last_order", "r_score", "f_score",
-    "m_score",
+    "status",  "tag",     "orders_count", "revenue", "days_since_last_order",
+    "r_score", "f_score", "m_score",
 };
 static const char *const op_names[OP_N] = { "eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in" };
 static const char *const op_sql[OP_GTE + 1] = { " = ?", " <> ?", " < ?", " <= ?", " > ?", " >= ?" };

@@ -35,12 +35,12 @@ enum {
     ST_CUSTOMER_ERASE,
     ST_TAGS_CLEAR,
     ST_TAG_INSERT,
-    ST_ORDER_VERSION,
+    ST_ORDER_HELD,
     ST_ORDER_INSERT,
     ST_ORDER_UPDATE,
     ST_CUSTOMER_LOCK,
     ST_CUSTOMER_ENSURE,
-    ST_CUSTOMER_AGGREGATE,
+    ST_CUSTOMER_FIRST_LAST,
     ST_CUSTOMER_METRICS,
     ST_RFM_STATE,
     ST_RFM_CUSTOMERS,
@@ -51,10 +51,10 @@ enum {
     ST_RFM_SAVE,
     ST_RFM_GRID_CLEAR,
     ST_RFM_GRID_PUT,
-    ST_SEGMENT_COUNT_BASE = 48,   /* 1 */
-    ST_SEGMENT_LIST_BASE = 56,    /* + sort * 2 + cursor: 8 */
-    ST_CAMPAIGN_COUNT_BASE = 64,  /* + mask (8) */
-    ST_CAMPAIGN_LIST_BASE = 80,   /* + (sort * 8 + mask) * 2 + cursor: 64, up to 143 */
+    ST_SEGMENT_COUNT_BASE = 48,  /* 1 */
+    ST_SEGMENT_LIST_BASE = 56,   /* + sort * 2 + cursor: 8 */
+    ST_CAMPAIGN_COUNT_BASE = 64, /* + mask (8) */
+    ST_CAMPAIGN_LIST_BASE = 80,  /* + (sort * 8 + mask) * 2 + cursor: 64, up to 143 */
 };
 
 #define FETCH_ONE(st, read_call)                                                                   \
@@ -73,7 +73,7 @@ enum {
 #define STMT(db, key)                                                                              \
     crm_stmt *st = crm_db_stmt(db, ST_##key, SQL_##key);                                           \
     if (st == NULL)                                                                                \
-        return crm_db_status(db)
+    return crm_db_status(db)
 
 /* ---- lists ---- */
 
@@ -89,15 +89,16 @@ typedef struct {
 #define CREATED_KEY(t) "DATE_FORMAT(" t ".created_at, '%Y-%m-%d %H:%i:%s.%f')"
 #define SORTS(t)                                                                                   \
     {                                                                                              \
-        { CREATED_KEY(t), " AND (" t ".created_at < ? OR (" t ".created_at = ? AND " t ".id < ?))", \
-          " ORDER BY " t ".created_at DESC, " t ".id DESC" },                                       \
+        { CREATED_KEY(t),                                                                          \
+          " AND (" t ".created_at < ? OR (" t ".created_at = ? AND " t ".id < ?))",                \
+          " ORDER BY " t ".created_at DESC, " t ".id DESC" },                                      \
             { CREATED_KEY(t),                                                                      \
               " AND (" t ".created_at > ? OR (" t ".created_at = ? AND " t ".id > ?))",            \
               " ORDER BY " t ".created_at, " t ".id" },                                            \
-            { t ".name", " AND (" t ".name > ? OR (" t ".name = ? AND " t ".id > ?))",            \
+            { t ".name", " AND (" t ".name > ? OR (" t ".name = ? AND " t ".id > ?))",             \
               " ORDER BY " t ".name, " t ".id" },                                                  \
         {                                                                                          \
-            t ".name", " AND (" t ".name < ? OR (" t ".name = ? AND " t ".id < ?))",              \
+            t ".name", " AND (" t ".name < ? OR (" t ".name = ? AND " t ".id < ?))",               \
                 " ORDER BY " t ".name DESC, " t ".id DESC"                                         \
         }                                                                                          \
     }
@@ -121,7 +122,7 @@ static const char SQL_SEGMENT_COUNT[] = "SELECT COUNT(*) FROM segments s";
 /* ---- campaigns ---- */
 
 #define CAMPAIGN_COLS                                                                              \
-    "k.id, k.name, k.description, k.channel, k.status, k.budget_cents, k.currency,"               \
+    "k.id, k.name, k.description, k.channel, k.status, k.budget_cents, k.currency,"                \
     " k.starts_at, k.ends_at, k.segment_id, k.version, k.created_at, k.updated_at"
 
 static const char SQL_CAMPAIGN_GET[] = "SELECT " CAMPAIGN_COLS " FROM campaigns k WHERE k.id = ?";
@@ -173,12 +174,10 @@ static const char SQL_RFM_CUSTOMERS[] = "SELECT COUNT(*) FROM customers WHERE or
 static const char SQL_RFM_VALUE_R[] =
     "SELECT last_order_at FROM customers WHERE last_order_at IS NOT NULL"
     " ORDER BY last_order_at LIMIT 1 OFFSET ?";
-static const char SQL_RFM_VALUE_F[] =
-    "SELECT orders_count FROM customers WHERE orders_count > 0"
-    " ORDER BY orders_count LIMIT 1 OFFSET ?";
-static const char SQL_RFM_VALUE_M[] =
-    "SELECT revenue_cents FROM customers WHERE orders_count > 0"
-    " ORDER BY revenue_cents LIMIT 1 OFFSET ?";
+static const char SQL_RFM_VALUE_F[] = "SELECT orders_count FROM customers WHERE orders_count > 0"
+                                      " ORDER BY orders_count LIMIT 1 OFFSET ?";
+static const char SQL_RFM_VALUE_M[] = "SELECT revenue_cents FROM customers WHERE orders_count > 0"
+                                      " ORDER BY revenue_cents LIMIT 1 OFFSET ?";
 /* Scores are 1 + the number of cut-offs passed: comparisons are 0 or 1. */
 static const char SQL_RFM_COMPUTE_GRID[] =
     "SELECT 1 + (last_order_at > ?) + (last_order_at > ?) + (last_order_at > ?)"
@@ -195,7 +194,7 @@ static const char SQL_RFM_GRID_PUT[] =
 /* ---- customers and orders (events) ---- */
 
 #define CUSTOMER_COLS                                                                              \
-    "c.id, c.name, c.email, c.status, c.deleted, c.version, c.orders_count, c.revenue_cents,"     \
+    "c.id, c.name, c.email, c.status, c.deleted, c.version, c.orders_count, c.revenue_cents,"      \
     " c.first_order_at, c.last_order_at"
 
 static const char SQL_CUSTOMER_GET[] = "SELECT " CUSTOMER_COLS " FROM customers c WHERE c.id = ?";
@@ -214,8 +213,10 @@ static const char SQL_CUSTOMER_ERASE[] =
     "UPDATE customers SET name = NULL, email = NULL, deleted = 1, version = ?, updated_at = ?"
     " WHERE id = ? AND version < ?";
 static const char SQL_TAGS_CLEAR[] = "DELETE FROM customer_tags WHERE customer_id = ?";
-static const char SQL_TAG_INSERT[] = "INSERT IGNORE INTO customer_tags (customer_id, tag) VALUES (?, ?)";
-static const char SQL_ORDER_VERSION[] = "SELECT version FROM orders WHERE id = ? FOR UPDATE";
+static const char SQL_TAG_INSERT[] =
+    "INSERT IGNORE INTO customer_tags (customer_id, tag) VALUES (?, ?)";
+static const char SQL_ORDER_HELD[] =
+    "SELECT version, counted, currency, total_cents FROM orders WHERE id = ? FOR UPDATE";
 static const char SQL_ORDER_INSERT[] =
     "INSERT INTO orders (id, customer_id, campaign_id, currency, total_cents, status, counted,"
     " confirmed_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
@@ -227,19 +228,19 @@ static const char SQL_ORDER_UPDATE[] =
 static const char SQL_CUSTOMER_ENSURE[] =
     "INSERT IGNORE INTO customers (id, version, updated_at) VALUES (?, 0, ?)";
 static const char SQL_CUSTOMER_LOCK[] = "SELECT 1 FROM customers WHERE id = ? FOR UPDATE";
-/* Under the customer's lock: a locking read sees every committed order. */
-static const char SQL_CUSTOMER_AGGREGATE[] =
-    "SELECT COUNT(*), COALESCE(SUM(CASE WHEN currency = ? THEN total_cents ELSE 0 END), 0),"
-    " MIN(confirmed_at), MAX(confirmed_at) FROM orders"
+/* Under the customer's lock: a locking read sees every committed order
+   (an index range: ix_orders_customer). */
+static const char SQL_CUSTOMER_FIRST_LAST[] =
+    "SELECT MIN(confirmed_at), MAX(confirmed_at) FROM orders"
     " WHERE customer_id = ? AND counted = 1 LOCK IN SHARE MODE";
 static const char SQL_CUSTOMER_METRICS[] =
-    "UPDATE customers SET orders_count = ?, revenue_cents = ?, first_order_at = ?,"
-    " last_order_at = ?, updated_at = ? WHERE id = ?";
+    "UPDATE customers SET orders_count = orders_count + ?, revenue_cents = revenue_cents + ?,"
+    " first_order_at = ?, last_order_at = ?, updated_at = ? WHERE id = ?";
 
 /* ---- members (ad hoc) ---- */
 
 #define MEMBER_COLS                                                                                \
-    "SELECT c.id, c.name, c.email, c.status, c.deleted, c.version, c.orders_count,"               \
+    "SELECT c.id, c.name, c.email, c.status, c.deleted, c.version, c.orders_count,"                \
     " c.revenue_cents, c.first_order_at, c.last_order_at FROM customers c"
 #define MEMBER_WHERE " WHERE c.deleted = 0 AND c.version > 0 AND "
 
@@ -893,47 +894,57 @@ int store_customer_tags(crm_db *db, int64_t id, const char *const *tags, size_t 
     return CRM_OK;
 }
 
-int store_order_version(crm_db *db, int64_t id, int64_t *version)
+int store_order_put(crm_db *db, const order_in *in, order_held *held)
 {
-    STMT(db, ORDER_VERSION);
-    crm_stmt_bind_int(st, 0, id);
-    FETCH_ONE(st, *version = crm_stmt_col_int(st, 0));
-}
+    crm_stmt *st = crm_db_stmt(db, ST_ORDER_HELD, SQL_ORDER_HELD);
+    int rc;
 
-int store_order_put(crm_db *db, int64_t id, int64_t customer_id, int64_t campaign_id,
-                    const char *currency, int64_t total, const char *status, int counted,
-                    const char *confirmed_at, int64_t version)
-{
-    int64_t held = 0;
-    int rc = store_order_version(db, id, &held);
-
-    if (rc == CRM_NOTFOUND) {
-        STMT(db, ORDER_INSERT);
-        crm_stmt_bind_int(st, 0, id);
-        crm_stmt_bind_int(st, 1, customer_id);
-        crm_stmt_bind_opt_id(st, 2, campaign_id);
-        crm_stmt_bind_opt_str(st, 3, currency);
-        crm_stmt_bind_int(st, 4, total);
-        crm_stmt_bind_opt_str(st, 5, status);
-        crm_stmt_bind_int(st, 6, counted);
-        crm_stmt_bind_opt_str(st, 7, confirmed_at);
-        crm_stmt_bind_int(st, 8, version);
+    memset(held, 0, sizeof(*held));
+    if (st == NULL)
+        return crm_db_status(db);
+    crm_stmt_bind_int(st, 0, in->id);
+    if ((rc = crm_stmt_exec(st)) != CRM_OK)
+        return rc;
+    if ((rc = crm_stmt_fetch(st)) == CRM_OK) {
+        size_t n = 0;
+        const char *cur = crm_stmt_col_str(st, 2, &n);
+        held->exists = 1;
+        held->version = crm_stmt_col_int(st, 0);
+        held->counted = crm_stmt_col_int(st, 1) != 0;
+        if (cur != NULL && n < sizeof(held->currency))
+            memcpy(held->currency, cur, n);
+        held->total_cents = crm_stmt_col_int(st, 3);
+    }
+    crm_stmt_done(st);
+    if (rc != CRM_OK && rc != CRM_NOTFOUND)
+        return rc;
+    if (held->exists && held->version >= in->version)
+        return CRM_DUP; /* stale: what is held is as new or newer */
+    if (!held->exists) {
+        if ((st = crm_db_stmt(db, ST_ORDER_INSERT, SQL_ORDER_INSERT)) == NULL)
+            return crm_db_status(db);
+        crm_stmt_bind_int(st, 0, in->id);
+        crm_stmt_bind_int(st, 1, in->customer_id);
+        crm_stmt_bind_opt_id(st, 2, in->campaign_id);
+        crm_stmt_bind_opt_str(st, 3, in->currency);
+        crm_stmt_bind_int(st, 4, in->total_cents);
+        crm_stmt_bind_opt_str(st, 5, in->counted ? "confirmed" : "cancelled");
+        crm_stmt_bind_int(st, 6, in->counted);
+        crm_stmt_bind_opt_str(st, 7, in->confirmed_at);
+        crm_stmt_bind_int(st, 8, in->version);
         return crm_stmt_exec(st);
     }
-    if (rc != CRM_OK)
-        return rc;
-    if (held >= version)
-        return CRM_DUP; /* stale: what is held is as new or newer */
-    STMT(db, ORDER_UPDATE);
-    crm_stmt_bind_int(st, 0, customer_id);
-    crm_stmt_bind_opt_id(st, 1, campaign_id);
-    crm_stmt_bind_opt_str(st, 2, currency);
-    crm_stmt_bind_int(st, 3, total);
-    crm_stmt_bind_opt_str(st, 4, status);
-    crm_stmt_bind_int(st, 5, counted);
-    crm_stmt_bind_opt_str(st, 6, confirmed_at);
-    crm_stmt_bind_int(st, 7, version);
-    crm_stmt_bind_int(st, 8, id);
+    if ((st = crm_db_stmt(db, ST_ORDER_UPDATE, SQL_ORDER_UPDATE)) == NULL)
+        return crm_db_status(db);
+    crm_stmt_bind_int(st, 0, in->customer_id);
+    crm_stmt_bind_opt_id(st, 1, in->campaign_id);
+    crm_stmt_bind_opt_str(st, 2, in->currency);
+    crm_stmt_bind_int(st, 3, in->total_cents);
+    crm_stmt_bind_opt_str(st, 4, in->counted ? "confirmed" : "cancelled");
+    crm_stmt_bind_int(st, 5, in->counted);
+    crm_stmt_bind_opt_str(st, 6, in->confirmed_at);
+    crm_stmt_bind_int(st, 7, in->version);
+    crm_stmt_bind_int(st, 8, in->id);
     return crm_stmt_exec(st);
 }
 
@@ -958,27 +969,23 @@ int store_customer_lock(crm_db *db, int64_t id, const char *now)
     return rc;
 }
 
-int store_customer_metrics(crm_db *db, int64_t id, const char *currency, const char *now)
+int store_customer_metrics(crm_db *db, int64_t id, int64_t orders, int64_t revenue, const char *now)
 {
-    crm_stmt *st = crm_db_stmt(db, ST_CUSTOMER_AGGREGATE, SQL_CUSTOMER_AGGREGATE);
+    crm_stmt *st = crm_db_stmt(db, ST_CUSTOMER_FIRST_LAST, SQL_CUSTOMER_FIRST_LAST);
     char first[32] = "", last[32] = "";
-    int64_t count = 0, revenue = 0;
     int rc;
 
     if (st == NULL)
         return crm_db_status(db);
-    crm_stmt_bind_opt_str(st, 0, currency);
-    crm_stmt_bind_int(st, 1, id);
+    crm_stmt_bind_int(st, 0, id);
     if ((rc = crm_stmt_exec(st)) != CRM_OK)
         return rc;
     if ((rc = crm_stmt_fetch(st)) == CRM_OK) {
         size_t n;
         const char *s;
-        count = crm_stmt_col_int(st, 0);
-        revenue = crm_stmt_col_int(st, 1);
-        if ((s = crm_stmt_col_str(st, 2, &n)) != NULL && n < sizeof(first))
+        if ((s = crm_stmt_col_str(st, 0, &n)) != NULL && n < sizeof(first))
             memcpy(first, s, n), first[n] = '\0';
-        if ((s = crm_stmt_col_str(st, 3, &n)) != NULL && n < sizeof(last))
+        if ((s = crm_stmt_col_str(st, 1, &n)) != NULL && n < sizeof(last))
             memcpy(last, s, n), last[n] = '\0';
     }
     crm_stmt_done(st);
@@ -986,7 +993,7 @@ int store_customer_metrics(crm_db *db, int64_t id, const char *currency, const c
         return rc;
     if ((st = crm_db_stmt(db, ST_CUSTOMER_METRICS, SQL_CUSTOMER_METRICS)) == NULL)
         return crm_db_status(db);
-    crm_stmt_bind_int(st, 0, count);
+    crm_stmt_bind_int(st, 0, orders);
     crm_stmt_bind_int(st, 1, revenue);
     crm_stmt_bind_opt_str(st, 2, first[0] ? first : NULL);
     crm_stmt_bind_opt_str(st, 3, last[0] ? last : NULL);

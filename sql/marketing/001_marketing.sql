@@ -7,8 +7,8 @@
 
 -- One row per customer heard of, from customer.* events (version > 0) or
 -- first from an order event (version 0: no customer event yet). The
--- metrics columns are recomputed from this schema's orders table each time
--- an order event for the customer is applied, under the row's lock.
+-- metrics columns change with each order event applied, under the row's
+-- lock, by what the event changed in this schema's copy of the order.
 CREATE TABLE IF NOT EXISTS customers (
     id             BIGINT UNSIGNED NOT NULL,
     name           VARCHAR(200) NULL,
@@ -54,7 +54,8 @@ CREATE TABLE IF NOT EXISTS orders (
     confirmed_at DATETIME(6) NULL,
     version      BIGINT UNSIGNED NOT NULL,
     PRIMARY KEY (id),
-    KEY ix_orders_customer (customer_id, counted),
+    -- a customer's first and last counted order, and its orders by currency
+    KEY ix_orders_customer (customer_id, counted, confirmed_at),
     KEY ix_orders_campaign (campaign_id, counted)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
