@@ -14,6 +14,7 @@
 #include "crm_service.h"
 
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -31,6 +32,15 @@ typedef struct {
     double next_try;   /* monotonic seconds */
     double next_stats;
     int failing; /* logged once per outage */
+    /* The delivery in hand: its own client and arena, so that deliveries
+       to several subscribers can be in flight at once (one thread each). */
+    crm_http *http;
+    crm_arena *a;
+    const crm_config *conf;
+    crm_event ev[CRM_EVENT_BATCH_MAX];
+    size_t n;
+    int rc; /* crm_http_post's */
+    crm_http_res res;
 } subscriber;
 
 static double now_mono(void)
@@ -74,43 +84,55 @@ static void nap(long ms)
     }
 }
 
-/*
- * One delivery to s: the next batch after its cursor. Returns 1 when
- * events went out and were acknowledged, 0 when there was nothing to send
- * or the delivery failed (backoff set), -1 when the database failed.
- */
-static int deliver(crm_db *db, crm_http *http, crm_arena *a, const crm_config *conf, size_t i,
-                   subscriber *s)
+/* The next batch after s's cursor into s->ev: 0 (s->n may be 0) or -1
+   when the database failed. */
+static int fetch(crm_db *db, subscriber *s)
 {
-    crm_event ev[CRM_EVENT_BATCH_MAX];
     int64_t cursor = 0;
-    size_t n = 0;
-    int rc;
 
-    if ((rc = crm_outbox_cursor_get(db, s->name, &cursor)) != CRM_OK ||
-        (rc = crm_outbox_fetch(db, a, cursor, CRM_EVENT_BATCH_MAX, ev, &n)) != CRM_OK)
+    crm_arena_reset(s->a);
+    s->n = 0;
+    s->rc = CRM_ERR; /* until send_batch says otherwise */
+    if (crm_outbox_cursor_get(db, s->name, &cursor) != CRM_OK ||
+        crm_outbox_fetch(db, s->a, cursor, CRM_EVENT_BATCH_MAX, s->ev, &s->n) != CRM_OK)
         return -1;
-    if (n == 0)
-        return 0;
+    return 0;
+}
 
+/* POST s's batch, signed; no database here (it may run in a thread). */
+static void *send_batch(void *arg)
+{
+    subscriber *s = arg;
+    const crm_config *conf = s->conf;
     crm_buf body;
     char sig[68], ts_line[64], sig_line[96];
-    for (size_t k = 0; k < n; k++)
-        ev[k].source = s->source;
+
+    for (size_t k = 0; k < s->n; k++)
+        s->ev[k].source = s->source;
     crm_buf_init(&body, 0);
-    crm_event_batch_json(&body, ev, n);
+    crm_event_batch_json(&body, s->ev, s->n);
     long long ts = (long long)time(NULL);
     crm_event_sign(conf->event_key, strlen(conf->event_key), ts, body.data, body.len, sig);
     snprintf(ts_line, sizeof(ts_line), "%s: %lld", CRM_EVENT_TS_HEADER, ts);
     snprintf(sig_line, sizeof(sig_line), "%s: %s", CRM_EVENT_SIG_HEADER, sig);
     const char *headers[] = { s->host, ts_line, sig_line, NULL };
-    crm_http_res res;
-    rc = crm_http_post(http, a, "/internal/v1/events", NULL, headers, "application/json", body.data,
-                       body.len, &res);
+    s->rc = crm_http_post(s->http, s->a, "/internal/v1/events", NULL, headers, "application/json",
+                          body.data, body.len, &s->res);
     crm_buf_free(&body);
+    return NULL;
+}
 
-    if (rc == CRM_OK && res.status >= 200 && res.status < 300) {
-        if (crm_outbox_cursor_set(db, s->name, ev[n - 1].seq) != CRM_OK)
+/*
+ * After send_batch: move the cursor on an acknowledgement, else set the
+ * backoff. 1 when events were acknowledged, 0 when the delivery failed,
+ * -1 when the database failed.
+ */
+static int settle(crm_db *db, size_t i, subscriber *s)
+{
+    size_t n = s->n;
+
+    if (s->rc == CRM_OK && s->res.status >= 200 && s->res.status < 300) {
+        if (crm_outbox_cursor_set(db, s->name, s->ev[n - 1].seq) != CRM_OK)
             return -1; /* delivered again later: the inbox makes that harmless */
         if (s->failing)
             crm_log_info("relay: %s reachable again after %u failures", s->name, s->failures);
@@ -124,11 +146,32 @@ static int deliver(crm_db *db, crm_http *http, crm_arena *a, const crm_config *c
     s->next_try = now_mono() + (double)wait / 1000.0;
     if (!s->failing || s->failures % 20 == 0)
         crm_log_warn("relay: delivering %zu events to %s failed (%s %d); retry %u in %ld ms", n,
-                     s->name, rc == CRM_OK ? "HTTP" : "no answer", rc == CRM_OK ? res.status : 0,
-                     s->failures, wait);
+                     s->name, s->rc == CRM_OK ? "HTTP" : "no answer",
+                     s->rc == CRM_OK ? s->res.status : 0, s->failures, wait);
     s->failing = 1;
     crm_metrics_relay(i, s->name, -1, -1, 0, 1, 1);
     return 0;
+}
+
+/*
+ * Send the fetched batches of subs[due[0..nd)] at once: the subscribers
+ * apply them in parallel, so one slow subscriber does not hold the others
+ * back for the length of its own work. The first goes in this thread.
+ */
+static void send_all(subscriber *subs, const size_t *due, size_t nd)
+{
+    pthread_t th[CRM_METRICS_SUBSCRIBERS];
+    int started[CRM_METRICS_SUBSCRIBERS] = { 0 };
+
+    for (size_t k = 1; k < nd; k++)
+        started[k] = pthread_create(&th[k], NULL, send_batch, &subs[due[k]]) == 0;
+    send_batch(&subs[due[0]]);
+    for (size_t k = 1; k < nd; k++) {
+        if (started[k])
+            pthread_join(th[k], NULL);
+        else
+            send_batch(&subs[due[k]]); /* no thread to be had: in turn */
+    }
 }
 
 static void stats(crm_db *db, size_t i, subscriber *s)
@@ -161,19 +204,19 @@ int crm_relay_run(const crm_config *conf, const char *service, const char *const
         s->name = subscribers[n_subs];
         s->source = service;
         snprintf(s->host, sizeof(s->host), "Host: %s.internal", s->name);
+        s->http = crm_http_new(conf->internal_url, conf->http_timeout_ms, ANSWER_MAX);
+        s->a = crm_arena_new(64u << 10);
+        s->conf = conf;
         /* Named now; pending is said once it is counted (stats()). */
         crm_metrics_relay(n_subs, s->name, -1, -1, 0, 0, 0);
     }
     crm_metrics_relay_leader(0);
     crm_service_db_opts(conf, 0, &o);
     crm_db *db = crm_db_new(&o);
-    crm_http *http = crm_http_new(conf->internal_url, conf->http_timeout_ms, ANSWER_MAX);
-    crm_arena *a = crm_arena_new(64u << 10);
     snprintf(lock, sizeof(lock), "crm_relay.%s", conf->db_name);
     crm_log_info("relay of %s started (%zu subscribers)", service, n_subs);
 
     while (!crm_pool_stopping()) {
-        crm_arena_reset(a);
         /* A new connection does not hold the lock the old one had. */
         if (leader && crm_db_connects(db) != connects) {
             leader = 0;
@@ -192,13 +235,24 @@ int crm_relay_run(const crm_config *conf, const char *service, const char *const
             crm_log_info("relay: this process now delivers the events of %s", service);
         }
         int worked = 0, db_failed = 0;
+        size_t due[CRM_METRICS_SUBSCRIBERS], nd = 0;
         double t = now_mono();
         for (size_t i = 0; i < n_subs && !crm_pool_stopping(); i++) {
             if (t >= subs[i].next_stats)
                 stats(db, i, &subs[i]);
             if (t < subs[i].next_try)
                 continue;
-            int rc = deliver(db, http, a, conf, i, &subs[i]);
+            if (fetch(db, &subs[i]) < 0)
+                db_failed = 1;
+            else if (subs[i].n > 0)
+                due[nd++] = i;
+        }
+        if (crm_pool_stopping())
+            nd = 0; /* nothing sent: nothing to settle */
+        else if (nd > 0)
+            send_all(subs, due, nd);
+        for (size_t k = 0; k < nd; k++) {
+            int rc = settle(db, due[k], &subs[due[k]]);
             if (rc > 0)
                 worked = 1;
             else if (rc < 0)
@@ -212,8 +266,10 @@ int crm_relay_run(const crm_config *conf, const char *service, const char *const
     if (leader)
         crm_db_unlock(db, lock);
     crm_metrics_relay_leader(0);
-    crm_arena_free(a);
-    crm_http_free(http);
+    for (size_t i = 0; i < n_subs; i++) {
+        crm_arena_free(subs[i].a);
+        crm_http_free(subs[i].http);
+    }
     crm_db_free(db);
     crm_log_info("relay of %s stopped", service);
     return 0;
