@@ -107,7 +107,7 @@ int crm_api_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
 
 int crm_api_in_list(const char *const *list, const char *s)
 {
-    for (size_t i = 0; list[i] != NULL; i++) {
+    for (size_t i = 0; list != NULL && list[i] != NULL; i++) {
         if (strcmp(list[i], s) == 0)
             return 1;
     }

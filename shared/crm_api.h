@@ -47,7 +47,7 @@ const char *crm_api_iso(crm_arena *a, const char *sql_time);
 
 /* Decimal digits only, value in [lo, hi]: CRM_OK, else CRM_INVALID. */
 int crm_api_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);
-/* 1 when s is in the NULL-terminated list. */
+/* 1 when s is in the NULL-terminated list (a NULL list is empty). */
 int crm_api_in_list(const char *const *list, const char *s);
 /* 1 when the member is JSON null or an empty form value. */
 int crm_api_is_null(const crm_fields *fs, const char *name);

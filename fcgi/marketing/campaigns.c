@@ -186,10 +186,10 @@ static void read_campaign_in(crm_valid *v, const crm_fields *fs, int create, cam
         c->channel = s;
         *present |= C_CHANNEL;
     }
-    if (crm_valid_int(v, "budget_cents", 0, 0, MONEY_MAX, &i) == CRM_OK &&
-        crm_fields_get(fs, "budget_cents") != NULL) {
-        if (crm_api_is_null(fs, "budget_cents"))
-            crm_valid_error(v, "budget_cents", "must not be null");
+    if (crm_api_is_null(fs, "budget_cents")) {
+        crm_valid_error(v, "budget_cents", "must not be null");
+    } else if (crm_fields_get(fs, "budget_cents") != NULL &&
+               crm_valid_int(v, "budget_cents", 0, 0, MONEY_MAX, &i) == CRM_OK) {
         c->budget_cents = i;
         *present |= C_BUDGET;
     }
@@ -246,17 +246,23 @@ static void merge(campaign *in, unsigned present, const campaign *cur)
         in->segment_id = cur->segment_id;
 }
 
-/* Checks across fields, on the merged campaign (422 errors into errs). */
+/* Checks across fields, on the merged campaign: CRM_OK, or the status of
+   the 422 sent (after rolling back). */
 static int check_whole(crm_req *r, const campaign *c)
 {
-    crm_field_error e;
+    crm_field_error e = { .field = NULL, .message = NULL };
     if (c->starts_at != NULL && c->ends_at != NULL && strcmp(c->ends_at, c->starts_at) <= 0) {
-        crm_db_rollback(mk_db);
         e.field = "ends_at";
         e.message = "must be after starts_at";
-        return crm_api_invalid(r, &e, 1);
+    } else if (c->starts_at == NULL && c->status != CAMPAIGN_DRAFT) {
+        /* scheduling needed it; a scheduled or running campaign keeps it */
+        e.field = "starts_at";
+        e.message = "a campaign past draft needs a start";
     }
-    return CRM_OK;
+    if (e.field == NULL)
+        return CRM_OK;
+    crm_db_rollback(mk_db);
+    return crm_api_invalid(r, &e, 1);
 }
 
 /* segment_id names an existing segment (share-locked till commit):
@@ -486,6 +492,7 @@ int campaigns_patch(crm_req *r)
         if (rc == CRM_OK) {
             merge(&w, present, &cur);
             w.id = id;
+            w.status = cur.status;
             if ((rc = check_whole(r, &w)) != CRM_OK)
                 return rc;
             if (present & C_SEGMENT)
@@ -541,12 +548,54 @@ int campaigns_delete(crm_req *r)
     return mk_db_error(r, rc);
 }
 
+/* One attempt at an action; the answer's body ends up in mk_out. A
+   problem already sent returns its status (> CRM_OK's range: 4xx). */
+static int act_tx(crm_req *r, crm_idem *idem, const crm_etags *im, int64_t id,
+                  campaign_action action, campaign *c)
+{
+    crm_arena *a = crm_req_arena(r);
+    const char *now = crm_api_now(a);
+    campaign_status to;
+    int rc;
+
+    if ((rc = crm_db_begin(mk_db)) != CRM_OK)
+        return rc;
+    if ((rc = crm_idem_claim(idem, mk_db, a)) != CRM_OK || idem->replay)
+        goto out;
+    if ((rc = store_campaign_get(mk_db, a, id, 1, c)) != CRM_OK)
+        goto out;
+    if (im->present && !crm_api_etags_match(im, c->version, 1))
+        return stale(r, c->version);
+    if (campaign_transition(c->status, action, &to) != CRM_OK)
+        return conflict(r, "invalid-transition", "Invalid transition",
+                        crm_arena_printf(a, "a %s campaign cannot %s",
+                                         campaign_status_name(c->status), action_names[action]),
+                        c->status);
+    if (action == CACT_SCHEDULE && c->starts_at == NULL)
+        return conflict(r, "campaign-not-ready", "Campaign not ready",
+                        "a campaign needs starts_at to be scheduled", c->status);
+    if ((rc = store_campaign_set_status(mk_db, id, to, now)) != CRM_OK)
+        goto out;
+    if ((rc = store_campaign_get(mk_db, a, id, 0, c)) != CRM_OK)
+        goto out;
+    crm_buf_reset(&mk_out);
+    campaign_json(&mk_out, a, c);
+    rc = crm_idem_store(idem, mk_db, 200, NULL, crm_api_etag(a, c->version), mk_out.data,
+                        mk_out.len);
+    if (rc == CRM_OK)
+        rc = crm_db_commit(mk_db);
+out:
+    if (rc != CRM_OK || idem->replay)
+        crm_db_rollback(mk_db);
+    return rc;
+}
+
 static int act(crm_req *r, campaign_action action)
 {
     crm_arena *a = crm_req_arena(r);
     crm_etags im;
+    crm_idem idem;
     campaign c;
-    campaign_status to;
     int64_t id;
     int rc = CRM_ERR;
 
@@ -554,36 +603,28 @@ static int act(crm_req *r, campaign_action action)
         return not_found(r);
     if (crm_api_etags_parse(crm_req_header(r, "If-Match"), &im) != CRM_OK)
         return crm_api_bad_header(r, "If-Match", "must be \"*\" or a list of entity tags");
-    const char *now = crm_api_now(a);
+    if (crm_idem_init(&idem, r,
+                      crm_arena_printf(a, "campaigns.%s.%lld", action_names[action],
+                                       (long long)id)) != CRM_OK)
+        return crm_api_bad_header(r, "Idempotency-Key",
+                                  "must be 1 to 255 visible ASCII characters");
     for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
-        if ((rc = crm_db_begin(mk_db)) != CRM_OK)
-            break;
-        rc = store_campaign_get(mk_db, a, id, 1, &c);
-        if (rc == CRM_OK && im.present && !crm_api_etags_match(&im, c.version, 1))
-            return stale(r, c.version);
-        if (rc == CRM_OK && campaign_transition(c.status, action, &to) != CRM_OK)
-            return conflict(r, "invalid-transition", "Invalid transition",
-                            crm_arena_printf(a, "a %s campaign cannot %s",
-                                             campaign_status_name(c.status), action_names[action]),
-                            c.status);
-        if (rc == CRM_OK && action == CACT_SCHEDULE && c.starts_at == NULL)
-            return conflict(r, "campaign-not-ready", "Campaign not ready",
-                            "a campaign needs starts_at to be scheduled", c.status);
-        if (rc == CRM_OK)
-            rc = store_campaign_set_status(mk_db, id, to, now);
-        if (rc == CRM_OK)
-            rc = store_campaign_get(mk_db, a, id, 0, &c);
-        if (rc == CRM_OK)
-            rc = crm_db_commit(mk_db);
-        if (rc == CRM_OK)
-            return send_campaign(r, 200, &c);
-        crm_db_rollback(mk_db);
-        if (rc != CRM_CONFLICT)
+        rc = act_tx(r, &idem, &im, id, action, &c);
+        if (rc != CRM_CONFLICT || crm_res_status(r) != 0)
             break;
     }
+    if (crm_res_status(r) != 0)
+        return rc; /* a problem was sent */
+    if (rc == CRM_INVALID)
+        return crm_api_idem_reused(r);
     if (rc == CRM_NOTFOUND)
         return not_found(r);
-    return mk_db_error(r, rc);
+    if (rc != CRM_OK)
+        return mk_db_error(r, rc);
+    if (idem.replay)
+        return crm_idem_replay(&idem, r);
+    crm_res_header(r, "ETag", crm_api_etag(a, c.version));
+    return crm_api_send(r, 200, &mk_out);
 }
 
 int campaigns_schedule(crm_req *r)

@@ -226,11 +226,9 @@ int analytics_campaign(crm_req *r)
     crm_buf_printf(&mk_out, ",\"orders\":%lld,\"revenue_cents\":%lld,\"cost_cents\":%lld,\"roi\":",
                    (long long)orders, (long long)revenue, (long long)c.budget_cents);
     if (c.budget_cents > 0) {
-        /* (revenue - cost) / cost to 4 decimals, rounded half away from zero */
+        /* (revenue - cost) / cost to 4 decimals */
         double roi = ((double)revenue - (double)c.budget_cents) / (double)c.budget_cents;
-        long long q = (long long)(roi * 10000.0 + (roi < 0 ? -0.5 : 0.5));
-        crm_buf_printf(&mk_out, "%s%lld.%04lld", q < 0 ? "-" : "", (q < 0 ? -q : q) / 10000,
-                       (q < 0 ? -q : q) % 10000);
+        crm_buf_printf(&mk_out, "%.4f", roi);
     } else {
         crm_buf_puts(&mk_out, "null");
     }

@@ -8,7 +8,8 @@
 #include "crm_service.h"
 
 #define R CRM_ROLES_ALL
-#define W CRM_ROLES_WRITE
+/* Campaigns and segments are the marketing team's (DESIGN.md §5). */
+#define W (CRM_ROLE_ADMIN | CRM_ROLE_MARKETING)
 
 static const crm_route routes[] = {
     { "GET", "/api/v1/marketing/ping", marketing_ping, CRM_ROLE_PUBLIC, "marketing.ping" },

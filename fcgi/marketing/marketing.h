@@ -47,7 +47,9 @@ typedef struct {
     const char *s;
 } rule_bind;
 
-#define RULE_DEPTH_MAX      4
+/* Groups in groups: 3 levels. A JSON body allows 8 nested containers
+   (crm_json), which a rule 3 groups deep with an in-list reaches. */
+#define RULE_DEPTH_MAX      3
 #define RULE_ITEMS_MAX      20
 #define RULE_CONDITIONS_MAX 50
 #define RULE_VALUES_MAX     100

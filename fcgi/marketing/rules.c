@@ -445,7 +445,7 @@ static void group(compiler *c, const crm_field *f, const char *path, int depth)
         return;
     }
     if (depth > RULE_DEPTH_MAX) {
-        fail(c, path, "groups nest at most 4 deep");
+        fail(c, path, "groups nest at most 3 deep");
         return;
     }
     const crm_field *list = &f->items[0];

@@ -432,6 +432,7 @@ int segments_members(crm_req *r)
 int segments_preview(crm_req *r)
 {
     static const char *const allowed[] = { "rule", NULL };
+    static const char *const none[] = { NULL };
     crm_arena *a = crm_req_arena(r);
     crm_fields fs;
     crm_valid v;
@@ -444,7 +445,7 @@ int segments_preview(crm_req *r)
 
     if ((rc = crm_body_fields(r, &fs)) != CRM_OK)
         return rc;
-    if ((rc = crm_api_check_fields(r, fs.items, fs.n, NULL, allowed, NULL)) != CRM_OK)
+    if ((rc = crm_api_check_fields(r, fs.items, fs.n, NULL, allowed, none)) != CRM_OK)
         return rc;
     if ((rc = store_rfm_get(mk_db, a, &cut)) != CRM_OK)
         return mk_db_error(r, rc);

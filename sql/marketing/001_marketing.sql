@@ -114,6 +114,7 @@ CREATE TABLE IF NOT EXISTS campaigns (
     KEY ix_campaigns_created (created_at, id),
     KEY ix_campaigns_name (name, id),
     KEY ix_campaigns_status (status, created_at, id),
+    KEY ix_campaigns_channel (channel, created_at, id),
     CONSTRAINT fk_campaigns_segment FOREIGN KEY (segment_id) REFERENCES segments (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
