@@ -667,6 +667,135 @@ START_TEST(statement_reuse)
 }
 END_TEST
 
+/*
+ * The ad-hoc slot: one statement composed per request (a segment's rule),
+ * kept while the same text comes back, replaced when the text differs, and
+ * beside the keyed statements, never in their way.
+ */
+START_TEST(adhoc_statement)
+{
+    crm_db *db = db_fixture_open();
+    db_exec_ok(db, "CREATE TABLE t_adhoc (id INT NOT NULL PRIMARY KEY, tag VARCHAR(32) NOT NULL,"
+                   " n BIGINT NOT NULL) DEFAULT CHARSET=utf8mb4");
+    db_exec_ok(db, "INSERT INTO t_adhoc VALUES (1, 'vip', 10), (2, 'b2b', 20), (3, 'vip', 30),"
+                   " (4, 'or-1-1', 40)");
+    const char *keyed_sql = "SELECT ? * 3";
+    crm_stmt *keyed = crm_db_stmt(db, 9, keyed_sql);
+    ck_assert_ptr_nonnull(keyed);
+    int64_t p0 = prepares(db); /* after the counter's own statement */
+
+    /* Two different texts in a row: each prepared, each right. */
+    const char *by_tag = "SELECT COUNT(*), COALESCE(SUM(n), 0) FROM t_adhoc WHERE tag = ?";
+    const char *by_range = "SELECT id FROM t_adhoc WHERE n > ? AND tag IN (?, ?) ORDER BY id";
+    crm_stmt *st = crm_db_stmt_adhoc(db, by_tag);
+    ck_assert_ptr_nonnull(st);
+    ck_assert_int_eq(crm_db_status(db), CRM_OK);
+    crm_stmt_bind_str(st, 0, "vip", 3);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_col_int(st, 0), 2);
+    ck_assert_int_eq(crm_stmt_col_int(st, 1), 40);
+    crm_stmt_done(st);
+
+    st = crm_db_stmt_adhoc(db, by_range);
+    ck_assert_ptr_nonnull(st);
+    crm_stmt_bind_int(st, 0, 15);
+    crm_stmt_bind_opt_str(st, 1, "vip");
+    crm_stmt_bind_opt_str(st, 2, "or-1-1");
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_col_int(st, 0), 3);
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_col_int(st, 0), 4);
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_NOTFOUND);
+    ck_assert_int_eq(prepares(db) - p0, 2);
+
+    /* The same text again (also from another buffer): the slot's statement,
+       not prepared again; new binds, new rows. */
+    crm_stmt *again = crm_db_stmt_adhoc(db, by_range);
+    ck_assert_ptr_eq(again, st);
+    crm_stmt_bind_int(again, 0, 0);
+    crm_stmt_bind_opt_str(again, 1, "b2b");
+    crm_stmt_bind_opt_str(again, 2, "vip");
+    ck_assert_int_eq(crm_stmt_exec(again), CRM_OK);
+    int64_t ids = 0;
+    while (crm_stmt_fetch(again) == CRM_OK)
+        ids = ids * 10 + crm_stmt_col_int(again, 0);
+    ck_assert_int_eq(ids, 123);
+    char copy[128];
+    snprintf(copy, sizeof(copy), "%s", by_range);
+    again = crm_db_stmt_adhoc(db, copy);
+    ck_assert_ptr_eq(again, st);
+    crm_stmt_bind_int(again, 0, 1000);
+    crm_stmt_bind_opt_str(again, 1, "vip");
+    crm_stmt_bind_opt_str(again, 2, "b2b");
+    ck_assert_int_eq(crm_stmt_exec(again), CRM_OK);
+    ck_assert_int_eq(crm_stmt_fetch(again), CRM_NOTFOUND);
+    ck_assert_int_eq(prepares(db) - p0, 2);
+
+    /* Back to the first text: prepared once more, and right. */
+    st = crm_db_stmt_adhoc(db, by_tag);
+    ck_assert_ptr_nonnull(st);
+    crm_stmt_bind_str(st, 0, "b2b", 3);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_col_int(st, 0), 1);
+    ck_assert_int_eq(crm_stmt_col_int(st, 1), 20);
+    crm_stmt_done(st);
+    ck_assert_int_eq(prepares(db) - p0, 3);
+
+    /* The keyed statement was not disturbed: same handle, no prepare. */
+    ck_assert_ptr_eq(crm_db_stmt(db, 9, keyed_sql), keyed);
+    crm_stmt_bind_int(keyed, 0, 14);
+    ck_assert_int_eq(crm_stmt_exec(keyed), CRM_OK);
+    ck_assert_int_eq(crm_stmt_fetch(keyed), CRM_OK);
+    ck_assert_int_eq(crm_stmt_col_int(keyed, 0), 42);
+    crm_stmt_done(keyed);
+    ck_assert_int_eq(prepares(db) - p0, 3);
+
+    /* The keyed statement's text in the slot is a statement of its own. */
+    crm_stmt *twin = crm_db_stmt_adhoc(db, keyed_sql);
+    ck_assert_ptr_nonnull(twin);
+    ck_assert_ptr_ne(twin, keyed);
+    crm_stmt_bind_int(twin, 0, 5);
+    crm_stmt_bind_int(keyed, 0, 7);
+    ck_assert_int_eq(crm_stmt_exec(twin), CRM_OK);
+    ck_assert_int_eq(crm_stmt_exec(keyed), CRM_OK);
+    ck_assert_int_eq(crm_stmt_fetch(twin), CRM_OK);
+    ck_assert_int_eq(crm_stmt_col_int(twin, 0), 15);
+    ck_assert_int_eq(crm_stmt_fetch(keyed), CRM_OK);
+    ck_assert_int_eq(crm_stmt_col_int(keyed, 0), 21);
+    crm_stmt_done(keyed);
+    ck_assert_int_eq(prepares(db) - p0, 4);
+
+    /* Bad SQL in the slot fails as a keyed one does; the next text works. */
+    ck_assert_ptr_null(crm_db_stmt_adhoc(db, "SELEC nonsense FROM"));
+    ck_assert_int_eq(crm_db_status(db), CRM_ERR);
+    ck_assert_ptr_null(crm_db_stmt_adhoc(db, "SELEC nonsense FROM"));
+    ck_assert_int_eq(crm_db_status(db), CRM_ERR);
+    st = crm_db_stmt_adhoc(db, by_tag);
+    ck_assert_ptr_nonnull(st);
+    ck_assert_int_eq(crm_db_status(db), CRM_OK);
+    crm_stmt_bind_str(st, 0, "or-1-1", 6);
+    ck_assert_int_eq(crm_stmt_exec_int(st, &ids), CRM_OK);
+    ck_assert_int_eq(ids, 1);
+    ck_assert_uint_eq(crm_db_connects(db), 1);
+
+    /* A lost connection: the same text reconnects and prepares again. */
+    kill_conn(conn_id(db));
+    crm_stmt_bind_str(st, 0, "vip", 3);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_GONE);
+    st = crm_db_stmt_adhoc(db, by_tag);
+    ck_assert_ptr_nonnull(st);
+    ck_assert_uint_eq(crm_db_connects(db), 2);
+    crm_stmt_bind_str(st, 0, "vip", 3);
+    ck_assert_int_eq(crm_stmt_exec_int(st, &ids), CRM_OK);
+    ck_assert_int_eq(ids, 2);
+    ck_assert_int_eq(db_q_int(db, "SELECT 6", NULL), 6);
+    crm_db_free(db);
+}
+END_TEST
+
 START_TEST(lost_connection_reconnects)
 {
     crm_db *db = db_fixture_open();
@@ -831,6 +960,7 @@ static Suite *db_suite(void)
         tcase_add_test(tc, transactions);
         tcase_add_test(tc, lock_wait_is_conflict);
         tcase_add_test(tc, statement_reuse);
+        tcase_add_test(tc, adhoc_statement);
         tcase_add_test(tc, lost_connection_reconnects);
         tcase_add_test(tc, lost_connection_in_transaction);
         tcase_add_test(tc, named_locks);

@@ -1,6 +1,7 @@
 /*
  * test_crm_valid.c - every validator's good and bad paths, over JSON
- * bodies (typed values) and form bodies (strings the getters convert).
+ * bodies (typed values) and form bodies (strings the getters convert),
+ * and the plain checks (dates, ISO 4217 currency codes).
  */
 #include "crm_valid.h"
 
@@ -875,6 +876,21 @@ START_TEST(test_tags_many)
 }
 END_TEST
 
+/* ---- currency codes ---- */
+
+START_TEST(test_currencies)
+{
+    static const char *const good[] = { "EUR", "USD", "GBP", "JPY", "CHF", "ZWG", "AED", "XOF" };
+    static const char *const bad[] = { "eur", "EU",  "EURO", "",    "XXX", "XAU",
+                                       "XTS", "ABC", "E R",  "ZZZ", "AAA" };
+    for (size_t i = 0; i < CRM_NELEM(good); i++)
+        ck_assert_msg(crm_valid_is_currency(good[i]), "%s should be valid", good[i]);
+    for (size_t i = 0; i < CRM_NELEM(bad); i++)
+        ck_assert_msg(!crm_valid_is_currency(bad[i]), "%s should be invalid", bad[i]);
+    ck_assert(!crm_valid_is_currency(NULL));
+}
+END_TEST
+
 static Suite *valid_suite(void)
 {
     Suite *s = suite_create("crm_valid");
@@ -926,6 +942,10 @@ static Suite *valid_suite(void)
     tcase_add_test(tc, test_tags_json_bad);
     tcase_add_test(tc, test_tags_form);
     tcase_add_test(tc, test_tags_many);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("currency");
+    tcase_add_test(tc, test_currencies);
     suite_add_tcase(s, tc);
     return s;
 }
