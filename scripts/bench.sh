@@ -264,8 +264,8 @@ event_lag() {
     # Let the relay finish what the run left (at most 60 s).
     while ((i++ < 600)); do
         pending=$(db "crm_$from" -e "SELECT COUNT(*) FROM outbox o WHERE o.id > $after AND
-            o.id > (SELECT COALESCE(MAX(last_id), 0) FROM outbox_cursors
-                    WHERE subscriber = '$to')")
+            (o.seq IS NULL OR o.seq > (SELECT COALESCE(MAX(last_id), 0) FROM outbox_cursors
+                                       WHERE subscriber = '$to'))")
         [[ $pending == 0 ]] && break
         sleep 0.1
     done

@@ -45,8 +45,8 @@ int crm_db_ping(crm_db *db);
 
 /*
  * The statement for key (a number < CRM_DB_MAX_STMTS: services own 0..495,
- * shared modules 496 and up: crm_idem.c 496-499, crm_outbox.c 500-504,
- * crm_migrate.c 505-507, crm_inbox.c 508), prepared from sql on first use
+ * shared modules 496 and up: crm_idem.c 496-499, crm_outbox.c 500-504
+ * and 509-511, crm_migrate.c 505-507, crm_inbox.c 508), prepared from sql on first use
  * on this connection and reused after. Reconnects first if the connection
  * was lost. NULL on failure: crm_db_status()
  * says CRM_GONE (no connection) or CRM_ERR (bad SQL, logged).

@@ -15,14 +15,24 @@ enum {
     ST_CURSOR_GET,
     ST_CURSOR_SET,
     ST_PENDING,
+    ST_SEQ_TOP = 509,
+    ST_SEQ_READY,
+    ST_SEQ_SET,
 };
+
+#define SEQUENCE_MAX 1000
 
 static const char SQL_OUTBOX_ADD[] =
     "INSERT INTO outbox (event_id, type, aggregate_id, aggregate_version, occurred_at, payload)"
     " VALUES (?, ?, ?, ?, ?, ?)";
 static const char SQL_OUTBOX_FETCH[] =
-    "SELECT id, event_id, type, aggregate_id, aggregate_version, occurred_at, payload"
-    " FROM outbox WHERE id > ? ORDER BY id LIMIT ?";
+    "SELECT seq, event_id, type, aggregate_id, aggregate_version, occurred_at, payload"
+    " FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?";
+static const char SQL_SEQ_TOP[] = "SELECT COALESCE(MAX(seq), 0) FROM outbox";
+/* uq_outbox_seq holds the NULLs in id order. */
+static const char SQL_SEQ_READY[] =
+    "SELECT id FROM outbox WHERE seq IS NULL ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED";
+static const char SQL_SEQ_SET[] = "UPDATE outbox SET seq = ? WHERE id = ?";
 static const char SQL_CURSOR_GET[] = "SELECT last_id FROM outbox_cursors WHERE subscriber = ?";
 /* Bound twice rather than VALUES(last_id): MySQL 8.0.20 deprecated that. */
 static const char SQL_CURSOR_SET[] =
@@ -32,8 +42,8 @@ static const char SQL_CURSOR_SET[] =
 /* Sessions run in UTC (crm_db.c), like the occurred_at values written. */
 static const char SQL_PENDING[] =
     "SELECT COUNT(*), COALESCE(TIMESTAMPDIFF(MICROSECOND, MIN(occurred_at),"
-    " CURRENT_TIMESTAMP(6)), 0) FROM outbox"
-    " WHERE id > COALESCE((SELECT last_id FROM outbox_cursors WHERE subscriber = ?), 0)";
+    " CURRENT_TIMESTAMP(6)), 0) FROM outbox WHERE seq IS NULL"
+    " OR seq > COALESCE((SELECT last_id FROM outbox_cursors WHERE subscriber = ?), 0)";
 
 int crm_outbox_add(crm_db *db, const char *type, int64_t aggregate_id, int64_t aggregate_version,
                    const char *occurred_sql, const char *payload, size_t len)
@@ -70,6 +80,65 @@ int crm_outbox_add(crm_db *db, const char *type, int64_t aggregate_id, int64_t a
     crm_stmt_bind_str(st, 4, occurred_sql, strlen(occurred_sql));
     crm_stmt_bind_str(st, 5, payload, len);
     return crm_stmt_exec(st);
+}
+
+int crm_outbox_sequence(crm_db *db, size_t max, size_t *n)
+{
+    int64_t ids[SEQUENCE_MAX], top = 0;
+    size_t got = 0;
+    crm_stmt *st;
+    int rc;
+
+    *n = 0;
+    if (max > SEQUENCE_MAX)
+        max = SEQUENCE_MAX;
+    if (max == 0)
+        return CRM_OK;
+    /*
+     * READ COMMITTED: no gap locks, so producers inserting new rows never
+     * wait for this transaction, and MAX(seq) is the latest committed.
+     */
+    if ((rc = crm_db_exec_sql(db, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED")) != CRM_OK)
+        return rc;
+    if ((rc = crm_db_begin(db)) != CRM_OK)
+        return rc;
+    if ((st = crm_db_stmt(db, ST_SEQ_TOP, SQL_SEQ_TOP)) == NULL) {
+        rc = crm_db_status(db);
+        goto out;
+    }
+    if ((rc = crm_stmt_exec_int(st, &top)) != CRM_OK)
+        goto out;
+    if ((st = crm_db_stmt(db, ST_SEQ_READY, SQL_SEQ_READY)) == NULL) {
+        rc = crm_db_status(db);
+        goto out;
+    }
+    crm_stmt_bind_int(st, 0, (int64_t)max);
+    if ((rc = crm_stmt_exec(st)) != CRM_OK)
+        goto out;
+    while (got < max && (rc = crm_stmt_fetch(st)) == CRM_OK)
+        ids[got++] = crm_stmt_col_int(st, 0);
+    crm_stmt_done(st);
+    if (rc != CRM_OK && rc != CRM_NOTFOUND)
+        goto out;
+    rc = CRM_OK;
+    if (got > 0 && (st = crm_db_stmt(db, ST_SEQ_SET, SQL_SEQ_SET)) == NULL) {
+        rc = crm_db_status(db);
+        goto out;
+    }
+    for (size_t i = 0; i < got && rc == CRM_OK; i++) {
+        crm_stmt_bind_int(st, 0, top + (int64_t)i + 1);
+        crm_stmt_bind_int(st, 1, ids[i]);
+        rc = crm_stmt_exec(st);
+    }
+    if (rc == CRM_OK)
+        rc = crm_db_commit(db);
+out:
+    if (rc != CRM_OK) {
+        crm_db_rollback(db);
+        return rc;
+    }
+    *n = got;
+    return CRM_OK;
 }
 
 int crm_outbox_fetch(crm_db *db, crm_arena *a, int64_t after, size_t max, crm_event *ev, size_t *n)

@@ -19,10 +19,11 @@
 #include <string.h>
 #include <time.h>
 
-#define ANSWER_MAX   (64u << 10)
-#define IDLE_MS      50   /* nothing to send: look again after this */
-#define LOCK_WAIT_MS 1000 /* not the leader: try the lock again after this */
-#define STATS_MS     1000 /* pending count and age refreshed this often */
+#define ANSWER_MAX     (64u << 10)
+#define IDLE_MS        50   /* nothing to send: look again after this */
+#define LOCK_WAIT_MS   1000 /* not the leader: try the lock again after this */
+#define STATS_MS       1000 /* pending count and age refreshed this often */
+#define SEQUENCE_BATCH 1000 /* events numbered per round at most */
 
 typedef struct {
     const char *name;
@@ -235,7 +236,10 @@ int crm_relay_run(const crm_config *conf, const char *service, const char *const
             crm_log_info("relay: this process now delivers the events of %s", service);
         }
         int worked = 0, db_failed = 0;
-        size_t due[CRM_METRICS_SUBSCRIBERS], nd = 0;
+        size_t due[CRM_METRICS_SUBSCRIBERS], nd = 0, numbered = 0;
+        /* Number what committed since the last round (crm_outbox.h). */
+        if (crm_outbox_sequence(db, SEQUENCE_BATCH, &numbered) != CRM_OK)
+            db_failed = 1;
         double t = now_mono();
         for (size_t i = 0; i < n_subs && !crm_pool_stopping(); i++) {
             if (t >= subs[i].next_stats)

@@ -5,13 +5,16 @@
  *
  * It runs as the pool's sidecar process (crm_pool_spec.sidecar). Any number
  * of pods may run one: the relay that holds the MySQL named lock
- * "crm_relay.<schema>" delivers, the others wait to take over. Each
- * subscriber has its own cursor (outbox_cursors), advanced only after the
- * subscriber acknowledged a batch, so an event is delivered at least once
- * and never skipped; consumers make the effect exactly-once (inbox).
- * Batches due to several subscribers go out at once (one thread each for
- * the HTTP call; the database work stays in the relay's own thread), so a
- * slow subscriber delays only itself.
+ * "crm_relay.<schema>" delivers, the others wait to take over. Each round
+ * it first numbers the events committed since the last one
+ * (crm_outbox_sequence: in the order they became visible, so that a cursor
+ * skips none). Each subscriber has its own cursor on those numbers
+ * (outbox_cursors), advanced only after the subscriber acknowledged a
+ * batch, so an event is delivered at least once and never skipped;
+ * consumers make the effect exactly-once (inbox). Batches due to several
+ * subscribers go out at once (one thread each for the HTTP call; the
+ * database work stays in the relay's own thread), so a slow subscriber
+ * delays only itself.
  * A failed delivery is retried with capped exponential backoff and jitter,
  * forever: events are never dropped. Pending count, age of the oldest,
  * deliveries, failures and attempts go to /metrics on the admin port.

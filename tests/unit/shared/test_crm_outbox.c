@@ -1,8 +1,9 @@
 /*
  * test_crm_outbox.c - the outbox and its delivery cursors against a live
  * MariaDB/MySQL (tcase "db"): what crm_outbox_add writes,
- * crm_outbox_fetch reads back and crm_event_batch_json carries, the
- * events it refuses, cursors and what is pending.
+ * crm_outbox_sequence numbers, crm_outbox_fetch reads back and
+ * crm_event_batch_json carries, the events it refuses, cursors and what is
+ * pending, and events whose transactions commit out of id order.
  *
  * The server comes from the environment, as scripts/test.sh provides it:
  *   CRM_TEST_DB_SOCKET    unix socket (required: without it "db" FAILS)
@@ -53,7 +54,8 @@ static void db_setup(void)
                    " aggregate_id BIGINT UNSIGNED NOT NULL,"
                    " aggregate_version INT UNSIGNED NOT NULL,"
                    " occurred_at DATETIME(6) NOT NULL,"
-                   " payload MEDIUMTEXT NOT NULL"
+                   " payload MEDIUMTEXT NOT NULL,"
+                   " seq BIGINT UNSIGNED NULL UNIQUE"
                    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4");
     db_exec_ok(db, "CREATE TABLE outbox_cursors ("
                    " subscriber VARCHAR(32) CHARACTER SET ascii NOT NULL PRIMARY KEY,"
@@ -80,11 +82,21 @@ static const char *sql_time(int ago, long usec)
     return crm_arena_printf(arena, "%s.%06ld", buf, usec);
 }
 
+/* Number what committed, as the relay does each round; returns how many. */
+static size_t sequence(crm_db *conn)
+{
+    size_t n = 999;
+    ck_assert_int_eq(crm_outbox_sequence(conn, 1000, &n), CRM_OK);
+    return n;
+}
+
+/* One event in its own transaction, then numbered. */
 static void add_ok(const char *type, int64_t agg, int64_t ver, const char *at, const char *payload)
 {
     ck_assert_int_eq(crm_db_begin(db), CRM_OK);
     ck_assert_int_eq(crm_outbox_add(db, type, agg, ver, at, payload, strlen(payload)), CRM_OK);
     ck_assert_int_eq(crm_db_commit(db), CRM_OK);
+    ck_assert_uint_eq(sequence(db), 1);
 }
 
 static int64_t outbox_rows(void)
@@ -177,12 +189,68 @@ START_TEST(test_outbox_add_in_transaction)
     size_t n = 9;
     ck_assert_int_eq(crm_db_begin(db), CRM_OK);
     ck_assert_int_eq(crm_outbox_add(db, "customer.created", 1, 1, sql_time(0, 0), "{}", 2), CRM_OK);
+    ck_assert_uint_eq(sequence(other), 0); /* skipped while its transaction is open */
     ck_assert_int_eq(crm_outbox_fetch(other, arena, 0, 2, ev, &n), CRM_OK);
     ck_assert_uint_eq(n, 0);
     ck_assert_int_eq(crm_db_commit(db), CRM_OK);
+    /* Committed but not numbered yet: not delivered, but pending. */
+    ck_assert_int_eq(crm_outbox_fetch(other, arena, 0, 2, ev, &n), CRM_OK);
+    ck_assert_uint_eq(n, 0);
+    int64_t count = 0;
+    double age = 0;
+    ck_assert_int_eq(crm_outbox_pending(other, "sales", &count, &age), CRM_OK);
+    ck_assert_int_eq(count, 1);
+    ck_assert_uint_eq(sequence(other), 1);
     ck_assert_int_eq(crm_outbox_fetch(other, arena, 0, 2, ev, &n), CRM_OK);
     ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(sequence(other), 0); /* numbered once */
     crm_db_free(other);
+}
+END_TEST
+
+/*
+ * The bug this order of numbering exists for: A inserts (id 1) and stays
+ * open, B inserts (id 2) and commits, a subscriber receives everything
+ * visible and its cursor moves; then A commits. A cursor on ids would now
+ * be past A's event forever. Numbered at commit, A comes after B.
+ */
+START_TEST(test_outbox_commit_order)
+{
+    crm_db *b = db_fixture_open();
+    crm_event ev[4];
+    size_t n = 0;
+
+    ck_assert_int_eq(crm_db_begin(db), CRM_OK);
+    ck_assert_int_eq(crm_outbox_add(db, "customer.created", 1, 1, sql_time(0, 0), "{\"a\":1}", 7),
+                     CRM_OK);
+    ck_assert_int_eq(crm_db_begin(b), CRM_OK);
+    ck_assert_int_eq(crm_outbox_add(b, "customer.created", 2, 1, sql_time(0, 0), "{\"b\":1}", 7),
+                     CRM_OK);
+    ck_assert_int_eq(crm_db_commit(b), CRM_OK);
+    ck_assert_int_eq(db_q_int(b, "SELECT COUNT(*) FROM outbox WHERE aggregate_id = 1", NULL), 0);
+
+    /* The relay's round: B only (A's row is locked by its open transaction). */
+    ck_assert_uint_eq(sequence(b), 1);
+    ck_assert_int_eq(crm_outbox_fetch(b, arena, 0, 4, ev, &n), CRM_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(ev[0].aggregate_id, 2);
+    int64_t cursor = ev[0].seq;
+    ck_assert_int_eq(crm_outbox_cursor_set(b, "sales", cursor), CRM_OK);
+
+    /* A commits later, with the smaller id. */
+    ck_assert_int_eq(crm_db_commit(db), CRM_OK);
+    ck_assert_int_lt(db_q_int(b, "SELECT id FROM outbox WHERE aggregate_id = 1", NULL),
+                     db_q_int(b, "SELECT id FROM outbox WHERE aggregate_id = 2", NULL));
+    int64_t count = 0;
+    double age = 0;
+    ck_assert_int_eq(crm_outbox_pending(b, "sales", &count, &age), CRM_OK);
+    ck_assert_int_eq(count, 1);
+    ck_assert_uint_eq(sequence(b), 1);
+    ck_assert_int_eq(crm_outbox_fetch(b, arena, cursor, 4, ev, &n), CRM_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(ev[0].aggregate_id, 1);
+    ck_assert_int_gt(ev[0].seq, cursor);
+    crm_db_free(b);
 }
 END_TEST
 
@@ -242,6 +310,7 @@ START_TEST(test_outbox_add_refuses)
                      CRM_OK);
     ck_assert_int_eq(crm_db_commit(db), CRM_OK);
     crm_buf_free(&big);
+    ck_assert_uint_eq(sequence(db), 2);
 
     /* ... and each fits a batch on its own. */
     crm_event ev[2];
@@ -384,6 +453,7 @@ static Suite *outbox_suite(void)
         tcase_add_checked_fixture(tc, db_setup, db_teardown);
         tcase_add_test(tc, test_outbox_add_fetch);
         tcase_add_test(tc, test_outbox_add_in_transaction);
+        tcase_add_test(tc, test_outbox_commit_order);
         tcase_add_test(tc, test_outbox_add_refuses);
         tcase_add_test(tc, test_cursor_get_set);
         tcase_add_test(tc, test_pending);
