@@ -8,6 +8,7 @@
 #include "crm_api.h"
 #include "crm_inbox.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -226,9 +227,11 @@ int analytics_campaign(crm_req *r)
     crm_buf_printf(&mk_out, ",\"orders\":%lld,\"revenue_cents\":%lld,\"cost_cents\":%lld,\"roi\":",
                    (long long)orders, (long long)revenue, (long long)c.budget_cents);
     if (c.budget_cents > 0) {
-        /* (revenue - cost) / cost to 4 decimals */
+        /* (revenue - cost) / cost to 4 decimals, half away from zero
+           (printf alone rounds an exact half to even) */
         double roi = ((double)revenue - (double)c.budget_cents) / (double)c.budget_cents;
-        crm_buf_printf(&mk_out, "%.4f", roi);
+        double q = round(roi * 10000.0) / 10000.0;
+        crm_buf_printf(&mk_out, "%.4f", q == 0 ? 0.0 : q);
     } else {
         crm_buf_puts(&mk_out, "null");
     }

@@ -48,7 +48,8 @@ typedef struct {
 } rule_bind;
 
 /* Groups in groups: 3 levels. A JSON body allows 8 nested containers
-   (crm_json), which a rule 3 groups deep with an in-list reaches. */
+   (crm_json): a rule 3 groups deep fits, with an in-list only in the
+   first two levels (the body, the rule and each group's array count). */
 #define RULE_DEPTH_MAX      3
 #define RULE_ITEMS_MAX      20
 #define RULE_CONDITIONS_MAX 50
