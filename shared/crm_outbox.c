@@ -21,6 +21,7 @@ enum {
 };
 
 #define SEQUENCE_MAX 1000
+#define SEQ_CHUNK    64 /* events numbered by one UPDATE */
 
 static const char SQL_OUTBOX_ADD[] =
     "INSERT INTO outbox (event_id, type, aggregate_id, aggregate_version, occurred_at, payload)"
@@ -32,7 +33,24 @@ static const char SQL_SEQ_TOP[] = "SELECT COALESCE(MAX(seq), 0) FROM outbox";
 /* uq_outbox_seq holds the NULLs in id order. */
 static const char SQL_SEQ_READY[] =
     "SELECT id FROM outbox WHERE seq IS NULL ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED";
-static const char SQL_SEQ_SET[] = "UPDATE outbox SET seq = ? WHERE id = ?";
+/* "UPDATE outbox SET seq = CASE id WHEN ? THEN ? ... END WHERE id IN (?, ...)",
+   SEQ_CHUNK of each, made once by seq_set_sql(); unused places get id 0,
+   which no row has. */
+static char sql_seq_set[64 + SEQ_CHUNK * 16 + 32 + SEQ_CHUNK * 3];
+
+static const char *seq_set_sql(void)
+{
+    if (sql_seq_set[0] != '\0')
+        return sql_seq_set;
+    crm_db_sql_append(sql_seq_set, sizeof(sql_seq_set), "UPDATE outbox SET seq = CASE id");
+    for (int i = 0; i < SEQ_CHUNK; i++)
+        crm_db_sql_append(sql_seq_set, sizeof(sql_seq_set), " WHEN ? THEN ?");
+    crm_db_sql_append(sql_seq_set, sizeof(sql_seq_set), " END WHERE id IN (?");
+    for (int i = 1; i < SEQ_CHUNK; i++)
+        crm_db_sql_append(sql_seq_set, sizeof(sql_seq_set), ", ?");
+    crm_db_sql_append(sql_seq_set, sizeof(sql_seq_set), ")");
+    return sql_seq_set;
+}
 static const char SQL_CURSOR_GET[] = "SELECT last_id FROM outbox_cursors WHERE subscriber = ?";
 /* Bound twice rather than VALUES(last_id): MySQL 8.0.20 deprecated that. */
 static const char SQL_CURSOR_SET[] =
@@ -121,13 +139,19 @@ int crm_outbox_sequence(crm_db *db, size_t max, size_t *n)
     if (rc != CRM_OK && rc != CRM_NOTFOUND)
         goto out;
     rc = CRM_OK;
-    if (got > 0 && (st = crm_db_stmt(db, ST_SEQ_SET, SQL_SEQ_SET)) == NULL) {
+    if (got > 0 && (st = crm_db_stmt(db, ST_SEQ_SET, seq_set_sql())) == NULL) {
         rc = crm_db_status(db);
         goto out;
     }
-    for (size_t i = 0; i < got && rc == CRM_OK; i++) {
-        crm_stmt_bind_int(st, 0, top + (int64_t)i + 1);
-        crm_stmt_bind_int(st, 1, ids[i]);
+    /* One UPDATE per SEQ_CHUNK events: a round trip each, not per event. */
+    for (size_t i = 0; i < got && rc == CRM_OK; i += SEQ_CHUNK) {
+        for (unsigned k = 0; k < SEQ_CHUNK; k++) {
+            int used = i + k < got;
+            int64_t id = used ? ids[i + k] : 0;
+            crm_stmt_bind_int(st, 2 * k, id);
+            crm_stmt_bind_int(st, 2 * k + 1, used ? top + (int64_t)(i + k) + 1 : 0);
+            crm_stmt_bind_int(st, 2 * SEQ_CHUNK + k, id);
+        }
         rc = crm_stmt_exec(st);
     }
     if (rc == CRM_OK)

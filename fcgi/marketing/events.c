@@ -123,7 +123,9 @@ static int apply_order(crm_db *db, crm_arena *a, const crm_event *ev, const crm_
     int64_t revenue =
         (in.counted && strcmp(in.currency, mk_currency) == 0 ? in.total_cents : 0) -
         (held.counted && strcmp(held.currency, mk_currency) == 0 ? held.total_cents : 0);
-    if (orders == 0 && revenue == 0)
+    if (in.counted && !held.counted) /* the common case: a confirmation */
+        return store_customer_count(db, cust->i, revenue, in.confirmed_at, now);
+    if (orders == 0 && revenue == 0 && !in.counted && !held.counted)
         return CRM_OK;
     return store_customer_metrics(db, cust->i, orders, revenue, now);
 }

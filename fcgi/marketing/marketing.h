@@ -284,8 +284,11 @@ typedef struct {
 int store_order_put(crm_db *db, const order_in *in, order_held *held);
 /* Lock the customer row (created, version 0, when missing). */
 int store_customer_lock(crm_db *db, int64_t id, const char *now);
-/* Add orders and revenue to the customer's metrics; first and last order
-   times are read again from its counted orders. */
+/* An order of the customer started counting: one more order, revenue
+   added, its confirmation time at (as stored) widens first..last. */
+int store_customer_count(crm_db *db, int64_t id, int64_t revenue, const char *at, const char *now);
+/* Any other change: add orders and revenue (negative to remove); first and
+   last order times are read again from its counted orders. */
 int store_customer_metrics(crm_db *db, int64_t id, int64_t orders, int64_t revenue,
                            const char *now);
 

@@ -39,6 +39,7 @@ enum {
     ST_ORDER_INSERT,
     ST_ORDER_UPDATE,
     ST_CUSTOMER_LOCK,
+    ST_CUSTOMER_COUNT,
     ST_CUSTOMER_ENSURE,
     ST_CUSTOMER_FIRST_LAST,
     ST_CUSTOMER_METRICS,
@@ -227,7 +228,14 @@ static const char SQL_ORDER_UPDATE[] =
 /* The customer row, created (version 0) when no customer event came yet. */
 static const char SQL_CUSTOMER_ENSURE[] =
     "INSERT IGNORE INTO customers (id, version, updated_at) VALUES (?, 0, ?)";
-static const char SQL_CUSTOMER_LOCK[] = "SELECT 1 FROM customers WHERE id = ? FOR UPDATE";
+/* Creates the row when missing, else locks it (a no-op update locks too). */
+static const char SQL_CUSTOMER_LOCK[] = "INSERT INTO customers (id, version, updated_at)"
+                                        " VALUES (?, 0, ?) ON DUPLICATE KEY UPDATE id = id";
+/* An order started counting: one more, its revenue, its time widens the span. */
+static const char SQL_CUSTOMER_COUNT[] =
+    "UPDATE customers SET orders_count = orders_count + 1, revenue_cents = revenue_cents + ?,"
+    " first_order_at = LEAST(COALESCE(first_order_at, ?), ?),"
+    " last_order_at = GREATEST(COALESCE(last_order_at, ?), ?), updated_at = ? WHERE id = ?";
 /* Under the customer's lock: a locking read sees every committed order
    (an index range: ix_orders_customer). */
 static const char SQL_CUSTOMER_FIRST_LAST[] =
@@ -950,23 +958,23 @@ int store_order_put(crm_db *db, const order_in *in, order_held *held)
 
 int store_customer_lock(crm_db *db, int64_t id, const char *now)
 {
-    crm_stmt *st = crm_db_stmt(db, ST_CUSTOMER_ENSURE, SQL_CUSTOMER_ENSURE);
-    int rc;
-
-    if (st == NULL)
-        return crm_db_status(db);
+    STMT(db, CUSTOMER_LOCK);
     crm_stmt_bind_int(st, 0, id);
     crm_stmt_bind_opt_str(st, 1, now);
-    if ((rc = crm_stmt_exec(st)) != CRM_OK)
-        return rc;
-    if ((st = crm_db_stmt(db, ST_CUSTOMER_LOCK, SQL_CUSTOMER_LOCK)) == NULL)
-        return crm_db_status(db);
-    crm_stmt_bind_int(st, 0, id);
-    if ((rc = crm_stmt_exec(st)) != CRM_OK)
-        return rc;
-    rc = crm_stmt_fetch(st);
-    crm_stmt_done(st);
-    return rc;
+    return crm_stmt_exec(st);
+}
+
+int store_customer_count(crm_db *db, int64_t id, int64_t revenue, const char *at, const char *now)
+{
+    STMT(db, CUSTOMER_COUNT);
+    crm_stmt_bind_int(st, 0, revenue);
+    crm_stmt_bind_opt_str(st, 1, at);
+    crm_stmt_bind_opt_str(st, 2, at);
+    crm_stmt_bind_opt_str(st, 3, at);
+    crm_stmt_bind_opt_str(st, 4, at);
+    crm_stmt_bind_opt_str(st, 5, now);
+    crm_stmt_bind_int(st, 6, id);
+    return crm_stmt_exec(st);
 }
 
 int store_customer_metrics(crm_db *db, int64_t id, int64_t orders, int64_t revenue, const char *now)
