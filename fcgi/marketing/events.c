@@ -9,14 +9,18 @@
  *
  * Each event carries its aggregate's version: an event not newer than what
  * is held changes nothing, so a redelivery or a late, older event is
- * harmless (and the inbox skips a redelivery before that). Under the
- * customer row's lock, then the order row's, a customer's metrics change
- * by exactly what the event changed in this schema's copy of the order:
- * +1 when it becomes counted, -1 when it stops being counted, its total
- * likewise when in the reporting currency. First and last order times are
- * read again from the counted orders (an index range). An order's customer
- * is fixed once it leaves draft (sales), so every event of an order
- * counts for the same customer.
+ * harmless (and the inbox skips a redelivery before that). A customer's
+ * metrics change by exactly what the event changed in this schema's copy
+ * of the order: +1 when it becomes counted, -1 when it stops being
+ * counted, its total likewise when in the reporting currency.
+ *
+ * Most order events are an order's first: its INSERT succeeds, and one
+ * upsert counts it for its customer (created when unknown). An order seen
+ * before takes the careful path: the customer's row lock, then the order's
+ * with its previous state, then the difference; first and last order times
+ * are read again only when an order stops counting. An order's customer is
+ * fixed once it leaves draft (sales), so every event of an order counts for
+ * the same customer.
  */
 #include "marketing.h"
 
@@ -57,7 +61,7 @@ static int apply_customer(crm_db *db, crm_arena *a, const crm_event *ev, const c
     if (strcmp(ev->type, "customer.deleted") == 0) {
         rc = store_customer_erase(db, ev->aggregate_id, ev->aggregate_version, now, &applied);
         if (rc == CRM_OK && applied)
-            rc = store_customer_tags(db, ev->aggregate_id, NULL, 0);
+            rc = store_customer_tags(db, ev->aggregate_id, NULL, 0, 1);
         return rc;
     }
     const crm_field *name = member(fs, "name", CRM_FIELD_STRING);
@@ -74,9 +78,10 @@ static int apply_customer(crm_db *db, crm_arena *a, const crm_event *ev, const c
         t[i] = tags->items[i].str;
     }
     rc = store_customer_put(db, ev->aggregate_id, name->str, email->str, status->str,
-                            ev->aggregate_version, now, &applied);
-    if (rc == CRM_OK && applied)
-        rc = store_customer_tags(db, ev->aggregate_id, t, tags->n);
+                            ev->aggregate_version, now, strcmp(ev->type, "customer.created") == 0,
+                            &applied);
+    if (rc == CRM_OK && applied != CUSTOMER_STALE)
+        rc = store_customer_tags(db, ev->aggregate_id, t, tags->n, applied == CUSTOMER_UPDATED);
     return rc;
 }
 
@@ -100,9 +105,6 @@ static int apply_order(crm_db *db, crm_arena *a, const crm_event *ev, const crm_
     /* A draft that was cancelled never counted: nothing to learn. */
     if (!confirmed && strcmp(prev->str, "draft") == 0)
         return CRM_OK;
-    /* Customer row first, then the order: the one lock order of every event. */
-    if ((rc = store_customer_lock(db, cust->i, now)) != CRM_OK)
-        return rc;
     order_in in = {
         .id = ev->aggregate_id,
         .customer_id = cust->i,
@@ -113,6 +115,20 @@ static int apply_order(crm_db *db, crm_arena *a, const crm_event *ev, const crm_
         .confirmed_at = confirmed_at,
         .version = ev->aggregate_version,
     };
+    int64_t revenue_in = confirmed && strcmp(in.currency, mk_currency) == 0 ? in.total_cents : 0;
+
+    /* The likely case, an order not seen before: two statements. */
+    rc = store_order_insert(db, &in);
+    if (rc == CRM_OK && confirmed)
+        return store_customer_add(db, cust->i, revenue_in, confirmed_at, now);
+    if (rc == CRM_OK) /* cancelled before its confirmation arrived: nothing counts */
+        return store_customer_lock(db, cust->i, now);
+    if (rc != CRM_DUP)
+        return rc;
+
+    /* Known: under the customer's lock, then the order's, see what changes. */
+    if ((rc = store_customer_lock(db, cust->i, now)) != CRM_OK)
+        return rc;
     order_held held;
     rc = store_order_put(db, &in, &held);
     if (rc == CRM_DUP)
@@ -121,11 +137,11 @@ static int apply_order(crm_db *db, crm_arena *a, const crm_event *ev, const crm_
         return rc;
     int64_t orders = (in.counted ? 1 : 0) - (held.counted ? 1 : 0);
     int64_t revenue =
-        (in.counted && strcmp(in.currency, mk_currency) == 0 ? in.total_cents : 0) -
+        revenue_in -
         (held.counted && strcmp(held.currency, mk_currency) == 0 ? held.total_cents : 0);
-    if (in.counted && !held.counted) /* the common case: a confirmation */
+    if (in.counted && !held.counted)
         return store_customer_count(db, cust->i, revenue, in.confirmed_at, now);
-    if (orders == 0 && revenue == 0 && !in.counted && !held.counted)
+    if (!in.counted && !held.counted)
         return CRM_OK;
     return store_customer_metrics(db, cust->i, orders, revenue, now);
 }

@@ -255,11 +255,14 @@ int store_rfm_save(crm_db *db, const rfm_cutoffs *cut, int64_t cells[25][2], con
 int store_customer_revenue(crm_db *db, crm_arena *a, int64_t id, currency_row *rows, size_t max,
                            size_t *n);
 
-/* Events. */
+/* Events. A customer event: *applied says what became of it. */
+enum { CUSTOMER_STALE, CUSTOMER_INSERTED, CUSTOMER_UPDATED };
 int store_customer_put(crm_db *db, int64_t id, const char *name, const char *email,
-                       const char *status, int64_t version, const char *now, int *applied);
+                       const char *status, int64_t version, const char *now, int created,
+                       int *applied);
 int store_customer_erase(crm_db *db, int64_t id, int64_t version, const char *now, int *applied);
-int store_customer_tags(crm_db *db, int64_t id, const char *const *tags, size_t n);
+/* Set the customer's tags; clear: remove the ones it had first. */
+int store_customer_tags(crm_db *db, int64_t id, const char *const *tags, size_t n, int clear);
 typedef struct {
     int64_t id;
     int64_t customer_id;
@@ -279,6 +282,11 @@ typedef struct {
     int64_t total_cents;
 } order_held;
 
+/* A order not seen before: CRM_DUP when it was. */
+int store_order_insert(crm_db *db, const order_in *in);
+/* A new order that counts: its customer gets one more order, revenue
+   added, at widening first..last; the row is created when missing. */
+int store_customer_add(crm_db *db, int64_t id, int64_t revenue, const char *at, const char *now);
 /* Write the order unless the copy held is as new (CRM_DUP: stale);
    held says what the copy was before. */
 int store_order_put(crm_db *db, const order_in *in, order_held *held);

@@ -29,7 +29,6 @@ enum {
     ST_RFM_GRID,
     ST_CUSTOMER_GET,
     ST_CUSTOMER_REVENUE,
-    ST_CUSTOMER_VERSION,
     ST_CUSTOMER_INSERT,
     ST_CUSTOMER_UPDATE,
     ST_CUSTOMER_ERASE,
@@ -40,6 +39,7 @@ enum {
     ST_ORDER_UPDATE,
     ST_CUSTOMER_LOCK,
     ST_CUSTOMER_COUNT,
+    ST_CUSTOMER_ADD,
     ST_CUSTOMER_ENSURE,
     ST_CUSTOMER_FIRST_LAST,
     ST_CUSTOMER_METRICS,
@@ -202,7 +202,6 @@ static const char SQL_CUSTOMER_GET[] = "SELECT " CUSTOMER_COLS " FROM customers 
 static const char SQL_CUSTOMER_REVENUE[] =
     "SELECT currency, COUNT(*), SUM(total_cents) FROM orders"
     " WHERE customer_id = ? AND counted = 1 GROUP BY currency ORDER BY currency";
-static const char SQL_CUSTOMER_VERSION[] = "SELECT version FROM customers WHERE id = ? FOR UPDATE";
 static const char SQL_CUSTOMER_INSERT[] =
     "INSERT INTO customers (id, name, email, status, deleted, version, updated_at)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)";
@@ -231,6 +230,14 @@ static const char SQL_CUSTOMER_ENSURE[] =
 /* Creates the row when missing, else locks it (a no-op update locks too). */
 static const char SQL_CUSTOMER_LOCK[] = "INSERT INTO customers (id, version, updated_at)"
                                         " VALUES (?, 0, ?) ON DUPLICATE KEY UPDATE id = id";
+/* A new order that counts, for a customer known or not: one statement.
+   (Values bound twice: MySQL 8.0.20 deprecated VALUES() here.) */
+static const char SQL_CUSTOMER_ADD[] =
+    "INSERT INTO customers (id, version, orders_count, revenue_cents, first_order_at,"
+    " last_order_at, updated_at) VALUES (?, 0, 1, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE"
+    " orders_count = orders_count + 1, revenue_cents = revenue_cents + ?,"
+    " first_order_at = LEAST(COALESCE(first_order_at, ?), ?),"
+    " last_order_at = GREATEST(COALESCE(last_order_at, ?), ?), updated_at = ?";
 /* An order started counting: one more, its revenue, its time widens the span. */
 static const char SQL_CUSTOMER_COUNT[] =
     "UPDATE customers SET orders_count = orders_count + 1, revenue_cents = revenue_cents + ?,"
@@ -816,38 +823,25 @@ int store_members_count(crm_db *db, const rule_sql *rs, int64_t *count)
 
 /* ---- events ---- */
 
-int store_customer_put(crm_db *db, int64_t id, const char *name, const char *email,
-                       const char *status, int64_t version, const char *now, int *applied)
+static int customer_insert(crm_db *db, int64_t id, const char *name, const char *email,
+                           const char *status, int64_t version, const char *now)
 {
-    crm_stmt *st = crm_db_stmt(db, ST_CUSTOMER_VERSION, SQL_CUSTOMER_VERSION);
-    int rc;
-
-    *applied = 0;
-    if (st == NULL)
-        return crm_db_status(db);
+    STMT(db, CUSTOMER_INSERT);
     crm_stmt_bind_int(st, 0, id);
-    if ((rc = crm_stmt_exec(st)) != CRM_OK)
-        return rc;
-    rc = crm_stmt_fetch(st);
-    crm_stmt_done(st);
-    if (rc == CRM_NOTFOUND) {
-        if ((st = crm_db_stmt(db, ST_CUSTOMER_INSERT, SQL_CUSTOMER_INSERT)) == NULL)
-            return crm_db_status(db);
-        crm_stmt_bind_int(st, 0, id);
-        crm_stmt_bind_opt_str(st, 1, name);
-        crm_stmt_bind_opt_str(st, 2, email);
-        crm_stmt_bind_opt_str(st, 3, status);
-        crm_stmt_bind_int(st, 4, 0);
-        crm_stmt_bind_int(st, 5, version);
-        crm_stmt_bind_opt_str(st, 6, now);
-        if ((rc = crm_stmt_exec(st)) == CRM_OK)
-            *applied = 1;
-        return rc;
-    }
-    if (rc != CRM_OK)
-        return rc;
-    if ((st = crm_db_stmt(db, ST_CUSTOMER_UPDATE, SQL_CUSTOMER_UPDATE)) == NULL)
-        return crm_db_status(db);
+    crm_stmt_bind_opt_str(st, 1, name);
+    crm_stmt_bind_opt_str(st, 2, email);
+    crm_stmt_bind_opt_str(st, 3, status);
+    crm_stmt_bind_int(st, 4, 0);
+    crm_stmt_bind_int(st, 5, version);
+    crm_stmt_bind_opt_str(st, 6, now);
+    return crm_stmt_exec(st);
+}
+
+/* CRM_OK with *changed 1 when a row older than version was updated. */
+static int customer_update(crm_db *db, int64_t id, const char *name, const char *email,
+                           const char *status, int64_t version, const char *now, int *changed)
+{
+    STMT(db, CUSTOMER_UPDATE);
     crm_stmt_bind_opt_str(st, 0, name);
     crm_stmt_bind_opt_str(st, 1, email);
     crm_stmt_bind_opt_str(st, 2, status);
@@ -855,9 +849,38 @@ int store_customer_put(crm_db *db, int64_t id, const char *name, const char *ema
     crm_stmt_bind_opt_str(st, 4, now);
     crm_stmt_bind_int(st, 5, id);
     crm_stmt_bind_int(st, 6, version);
-    if ((rc = crm_stmt_exec(st)) == CRM_OK)
-        *applied = crm_stmt_affected(st) > 0;
+    int rc = crm_stmt_exec(st);
+    *changed = rc == CRM_OK && crm_stmt_affected(st) > 0;
     return rc;
+}
+
+int store_customer_put(crm_db *db, int64_t id, const char *name, const char *email,
+                       const char *status, int64_t version, const char *now, int created,
+                       int *applied)
+{
+    int changed = 0, rc;
+
+    *applied = CUSTOMER_STALE;
+    /* A creation is most likely new, an update most likely known: one
+       statement in the likely case, the other one when it was not. */
+    if (created) {
+        rc = customer_insert(db, id, name, email, status, version, now);
+        if (rc == CRM_OK)
+            *applied = CUSTOMER_INSERTED;
+        if (rc != CRM_DUP)
+            return rc;
+    }
+    rc = customer_update(db, id, name, email, status, version, now, &changed);
+    if (rc != CRM_OK || changed || created) {
+        if (changed)
+            *applied = CUSTOMER_UPDATED;
+        return rc; /* not changed after a duplicate: as new or newer held */
+    }
+    /* Not changed: unknown (insert it) or as new or newer (a duplicate). */
+    rc = customer_insert(db, id, name, email, status, version, now);
+    if (rc == CRM_OK)
+        *applied = CUSTOMER_INSERTED;
+    return rc == CRM_DUP ? CRM_OK : rc;
 }
 
 int store_customer_erase(crm_db *db, int64_t id, int64_t version, const char *now, int *applied)
@@ -884,13 +907,20 @@ int store_customer_erase(crm_db *db, int64_t id, int64_t version, const char *no
     return rc;
 }
 
-int store_customer_tags(crm_db *db, int64_t id, const char *const *tags, size_t n)
+int store_customer_tags(crm_db *db, int64_t id, const char *const *tags, size_t n, int clear)
 {
-    STMT(db, TAGS_CLEAR);
-    crm_stmt_bind_int(st, 0, id);
-    int rc = crm_stmt_exec(st);
-    if (rc != CRM_OK || n == 0)
-        return rc;
+    crm_stmt *st;
+    int rc;
+
+    if (clear) {
+        if ((st = crm_db_stmt(db, ST_TAGS_CLEAR, SQL_TAGS_CLEAR)) == NULL)
+            return crm_db_status(db);
+        crm_stmt_bind_int(st, 0, id);
+        if ((rc = crm_stmt_exec(st)) != CRM_OK)
+            return rc;
+    }
+    if (n == 0)
+        return CRM_OK;
     if ((st = crm_db_stmt(db, ST_TAG_INSERT, SQL_TAG_INSERT)) == NULL)
         return crm_db_status(db);
     for (size_t i = 0; i < n; i++) {
@@ -900,6 +930,38 @@ int store_customer_tags(crm_db *db, int64_t id, const char *const *tags, size_t 
             return rc;
     }
     return CRM_OK;
+}
+
+int store_order_insert(crm_db *db, const order_in *in)
+{
+    STMT(db, ORDER_INSERT);
+    crm_stmt_bind_int(st, 0, in->id);
+    crm_stmt_bind_int(st, 1, in->customer_id);
+    crm_stmt_bind_opt_id(st, 2, in->campaign_id);
+    crm_stmt_bind_opt_str(st, 3, in->currency);
+    crm_stmt_bind_int(st, 4, in->total_cents);
+    crm_stmt_bind_opt_str(st, 5, in->counted ? "confirmed" : "cancelled");
+    crm_stmt_bind_int(st, 6, in->counted);
+    crm_stmt_bind_opt_str(st, 7, in->confirmed_at);
+    crm_stmt_bind_int(st, 8, in->version);
+    return crm_stmt_exec(st);
+}
+
+int store_customer_add(crm_db *db, int64_t id, int64_t revenue, const char *at, const char *now)
+{
+    STMT(db, CUSTOMER_ADD);
+    crm_stmt_bind_int(st, 0, id);
+    crm_stmt_bind_int(st, 1, revenue);
+    crm_stmt_bind_opt_str(st, 2, at);
+    crm_stmt_bind_opt_str(st, 3, at);
+    crm_stmt_bind_opt_str(st, 4, now);
+    crm_stmt_bind_int(st, 5, revenue);
+    crm_stmt_bind_opt_str(st, 6, at);
+    crm_stmt_bind_opt_str(st, 7, at);
+    crm_stmt_bind_opt_str(st, 8, at);
+    crm_stmt_bind_opt_str(st, 9, at);
+    crm_stmt_bind_opt_str(st, 10, now);
+    return crm_stmt_exec(st);
 }
 
 int store_order_put(crm_db *db, const order_in *in, order_held *held)
