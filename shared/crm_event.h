@@ -35,8 +35,9 @@
  * and a batch is parsed with CRM_JSON_MAX_DEPTH (8) levels and at most
  * 10000 values, so a payload may nest 5 levels (itself included) and hold
  * at most CRM_EVENT_PAYLOAD_MAX_VALUES values: one event always fits a
- * batch. Several big events may not; a dispatcher answered 400 "too many
- * values" sends fewer at a time.
+ * batch. Several big events may not: the relay keeps a batch body under
+ * 512 KiB, and when a receiver answers 400 or 413 to several events it
+ * sends half as many at a time.
  */
 #define CRM_EVENT_PAYLOAD_MAX_DEPTH  5
 #define CRM_EVENT_PAYLOAD_MAX_VALUES 9000

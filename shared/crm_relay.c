@@ -24,6 +24,8 @@
 #define LOCK_WAIT_MS   1000 /* not the leader: try the lock again after this */
 #define STATS_MS       1000 /* pending count and age refreshed this often */
 #define SEQUENCE_BATCH 1000 /* events numbered per round at most */
+/* A batch body stays under this, well below the receivers' 1 MiB cap. */
+#define BODY_BUDGET (512u << 10)
 
 typedef struct {
     const char *name;
@@ -40,7 +42,8 @@ typedef struct {
     const crm_config *conf;
     crm_event ev[CRM_EVENT_BATCH_MAX];
     size_t n;
-    int rc; /* crm_http_post's */
+    size_t limit; /* events per batch now: smaller after a batch too big */
+    int rc;       /* crm_http_post's */
     crm_http_res res;
 } subscriber;
 
@@ -95,7 +98,7 @@ static int fetch(crm_db *db, subscriber *s)
     s->n = 0;
     s->rc = CRM_ERR; /* until send_batch says otherwise */
     if (crm_outbox_cursor_get(db, s->name, &cursor) != CRM_OK ||
-        crm_outbox_fetch(db, s->a, cursor, CRM_EVENT_BATCH_MAX, s->ev, &s->n) != CRM_OK)
+        crm_outbox_fetch(db, s->a, cursor, s->limit, s->ev, &s->n) != CRM_OK)
         return -1;
     return 0;
 }
@@ -112,6 +115,12 @@ static void *send_batch(void *arg)
         s->ev[k].source = s->source;
     crm_buf_init(&body, 0);
     crm_event_batch_json(&body, s->ev, s->n);
+    /* Big events: fewer of them, so that the body fits (one always goes). */
+    while (body.len > BODY_BUDGET && s->n > 1) {
+        s->n /= 2;
+        crm_buf_reset(&body);
+        crm_event_batch_json(&body, s->ev, s->n);
+    }
     long long ts = (long long)time(NULL);
     crm_event_sign(conf->event_key, strlen(conf->event_key), ts, body.data, body.len, sig);
     snprintf(ts_line, sizeof(ts_line), "%s: %lld", CRM_EVENT_TS_HEADER, ts);
@@ -139,8 +148,23 @@ static int settle(crm_db *db, size_t i, subscriber *s)
             crm_log_info("relay: %s reachable again after %u failures", s->name, s->failures);
         s->failures = 0;
         s->failing = 0;
+        if (s->limit < CRM_EVENT_BATCH_MAX) /* back towards full batches */
+            s->limit = s->limit * 2 < CRM_EVENT_BATCH_MAX ? s->limit * 2 : CRM_EVENT_BATCH_MAX;
         crm_metrics_relay(i, s->name, -1, -1, n, 0, 1);
         return 1;
+    }
+    /*
+     * 400 or 413 for several events: the batch as a whole is too big for
+     * the receiver (values, body size). Half as many, at once; a single
+     * event refused goes on being retried with backoff (and logged), never
+     * skipped.
+     */
+    if (s->rc == CRM_OK && (s->res.status == 400 || s->res.status == 413) && n > 1) {
+        s->limit = n / 2;
+        crm_log_info("relay: %s refused %zu events at once (HTTP %d); sending %zu at a time",
+                     s->name, n, s->res.status, s->limit);
+        crm_metrics_relay(i, s->name, -1, -1, 0, 1, 1);
+        return 0;
     }
     s->failures++;
     long wait = crm_relay_backoff_ms(s->failures, jitter());
@@ -206,6 +230,7 @@ int crm_relay_run(const crm_config *conf, const char *service, const char *const
         s->source = service;
         snprintf(s->host, sizeof(s->host), "Host: %s.internal", s->name);
         s->http = crm_http_new(conf->internal_url, conf->http_timeout_ms, ANSWER_MAX);
+        s->limit = CRM_EVENT_BATCH_MAX;
         s->a = crm_arena_new(64u << 10);
         s->conf = conf;
         /* Named now; pending is said once it is counted (stats()). */

@@ -1833,6 +1833,50 @@ END_TEST
 
 /* ---- fixtures ----------------------------------------------------------------------------- */
 
+/*
+ * Orders of 100 lines, confirmed while marketing is down, pile up into
+ * batches too big for one delivery (each order's payload holds over 1,000
+ * JSON values; the inbox takes 10,000 per batch): the relay must send
+ * fewer at a time rather than retry the same refused batch forever.
+ */
+#define BIG_ORDERS 15
+#define BIG_LINES  100
+START_TEST(test_big_batches)
+{
+    int64_t prods[BIG_LINES];
+    char lines[BIG_LINES * 48 + 8];
+    size_t off = 0;
+    relay_stats s;
+    mk_view v;
+
+    int64_t cust = itest_new_customer(NULL);
+    for (int i = 0; i < BIG_LINES; i++)
+        prods[i] = itest_new_product(100, CURRENCY, NULL);
+    off += (size_t)snprintf(lines + off, sizeof lines - off, "[");
+    for (int i = 0; i < BIG_LINES; i++)
+        off += (size_t)snprintf(lines + off, sizeof lines - off,
+                                "%s{\"product_id\":%" PRId64 ",\"quantity\":1}", i ? "," : "",
+                                prods[i]);
+    snprintf(lines + off, sizeof lines - off, "]");
+    ck_assert_msg(wait_metrics(cust, 0, 0, ARRIVE_WITHIN_S, &v), "customer not in marketing: %s",
+                  v.text);
+
+    stack_ok("pool-stop", "marketing");
+    for (int i = 0; i < BIG_ORDERS; i++)
+        confirmed_order(cust, lines, 100 * BIG_LINES, NULL, 0);
+    stack_ok("pool-start", "marketing");
+    ck_assert_msg(wait_serving(MARKETING_PING, POOL_BACK_S),
+                  "marketing does not answer %.0f s after pool-start", POOL_BACK_S);
+    int ok = wait_metrics(cust, BIG_ORDERS, (int64_t)BIG_ORDERS * 100 * BIG_LINES,
+                          REDELIVER_WITHIN_S, &v);
+    sales_stats(&s);
+    ck_assert_msg(ok, "%d orders of %d lines did not all reach marketing: %s\nsales relay: %s",
+                  BIG_ORDERS, BIG_LINES, v.text, stats_describe(&s));
+    ck_assert_msg(wait_sales_drained(FAILURE_WITHIN_S, &s),
+                  "the sales relay still has events pending for marketing: %s", stats_describe(&s));
+}
+END_TEST
+
 /* Start marketing's pool again unless it answers (in the runner's process). */
 static void restore_marketing(void)
 {
@@ -1884,6 +1928,7 @@ static Suite *marketing_events_suite(void)
     tcase_set_timeout(down, 180);
     tcase_add_unchecked_fixture(down, NULL, restore_marketing);
     tcase_add_checked_fixture(down, NULL, itest_teardown);
+    tcase_add_test(down, test_big_batches);
     tcase_add_test(down, test_marketing_down);
     suite_add_tcase(s, down);
     return s;
