@@ -255,12 +255,12 @@ EOF
     if has "$CRM_SERVICES" marketing; then event_lag customers marketing "$first_event"; fi
 }
 
-# event_lag PRODUCER SUBSCRIBER AFTER: the events of PRODUCER's outbox past
+# event_lag PRODUCER SUBSCRIBER AFTER [NOTE]: the events of PRODUCER's outbox past
 # id AFTER as SUBSCRIBER's inbox received them: how many, how fast they
 # arrived, and the lag from the change to the inbox (p50/p99/max). Read as
 # the DB admin, who sees both schemas.
 event_lag() {
-    local from=$1 to=$2 after=$3 i=0 pending
+    local from=$1 to=$2 after=$3 note=${4:-} i=0 pending
     # Let the relay finish what the run left (at most 60 s).
     while ((i++ < 600)); do
         pending=$(db "crm_$from" -e "SELECT COUNT(*) FROM outbox o WHERE o.id > $after AND
@@ -270,7 +270,7 @@ event_lag() {
         sleep 0.1
     done
     db -e "
-        SELECT CONCAT('bench:   events $from -> $to: ', COUNT(*), ' delivered, ',
+        SELECT CONCAT('bench:   events $from -> $to$note: ', COUNT(*), ' delivered, ',
                       ROUND(COUNT(*) / GREATEST(TIMESTAMPDIFF(MICROSECOND, MIN(i.received_at),
                                                               MAX(i.received_at)) / 1e6, 0.001)),
                       ' events/s; lag p50 ', ROUND(MAX(p50) / 1000, 1), ' ms, p99 ',
@@ -536,6 +536,27 @@ SELECT
 SQL
 }
 
+# catch_up CUSTOMER FIRST_PRODUCT PRODUCTS: how fast marketing takes events
+# when nothing else competes for the machine. Marketing is stopped, a confirm
+# run (its own drafts) piles order.confirmed events up in sales' outbox,
+# marketing starts again, and the rate is the events over the time between
+# the first and the last one its inbox received. (The lag printed is the
+# outage's, not a measure of anything.)
+catch_up() {
+    local first last first_event drafts=$((400 * SECONDS_EACH))
+    load_drafts "$drafts" "$1" "$2" "$3"
+    first=$DRAFT_FIRST
+    last=$((first + drafts - 1))
+    first_event=$(db crm_sales -e "SELECT COALESCE(MAX(id), 0) FROM outbox")
+    "$STACK" pool-stop marketing >/dev/null
+    DONE_PREFIX=$OUT/confirm-down-done-
+    bench confirm_mk_down "POST /orders/{id}/confirm (marketing down)" -s "$OUT/confirm.lua" \
+        "$BASE/api/v1/orders" -- "$first" "$last" "$THREADS" "$DONE_PREFIX"
+    DONE_PREFIX=
+    "$STACK" pool-start marketing >/dev/null
+    event_lag sales marketing "$first_event" " (catch-up after an outage)"
+}
+
 bench_sales() {
     local n t0 sup workers p0 np=$SALES_PRODUCTS i sql cust first last confirmed diff
     write_sales_lua
@@ -618,6 +639,7 @@ EOF
     echo "bench: $confirmed of the $DRAFTS drafts are confirmed now"
     if has "$CRM_SERVICES" marketing; then event_lag sales marketing "$first_event"; fi
     sql_profile confirm "POST /api/v1/orders/{id}/confirm" req_confirm
+    if has "$CRM_SERVICES" marketing; then catch_up "$cust" "$p0" "$np"; fi
 
     read -r -a diff <<<"$(daily_diff)"
     echo "bench: rows of sales_daily, sales_daily_products, sales_daily_status that" \
