@@ -8,6 +8,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -983,4 +986,61 @@ int itest_zombie_exit_code(pid_t pid)
     if (proc_stat(pid, &state, &pp, &code) != 0 || state != 'Z')
         return -1;
     return code;
+}
+
+/* ---- events (POST /internal/v1/events) ---- */
+
+void itest_event_key(char *key, size_t n)
+{
+    char path[4096];
+    const char *file = getenv("CRM_EVENT_KEY_FILE");
+    if (file == NULL || *file == '\0') {
+        snprintf(path, sizeof path, "%s/secrets/events.key", itest_env("CRM_STATE", "state/test"));
+        file = path;
+    }
+    FILE *f = fopen(file, "r");
+    ck_assert_msg(f != NULL, "cannot read the event key %s: %s", file, strerror(errno));
+    size_t len = fread(key, 1, n - 1, f);
+    fclose(f);
+    key[len] = '\0';
+    char *nl = strchr(key, '\n');
+    if (nl != NULL)
+        *nl = '\0';
+    len = strlen(key);
+    if (len > 0 && key[len - 1] == '\r')
+        key[len - 1] = '\0';
+    ck_assert_msg(key[0] != '\0', "the event key %s is empty", file);
+}
+
+void itest_event_sign(const char *key, long long ts, const char *body, char out[68])
+{
+    size_t blen = strlen(body);
+    char *msg = malloc(blen + 32);
+    ck_assert_ptr_nonnull(msg);
+    int plen = snprintf(msg, 32, "%lld.", ts);
+    memcpy(msg + plen, body, blen);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    ck_assert_ptr_nonnull(HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)msg,
+                               (size_t)plen + blen, md, &mdlen));
+    free(msg);
+    ck_assert_uint_eq(mdlen, 32);
+    static const char hex[] = "0123456789abcdef";
+    memcpy(out, "v1=", 3);
+    for (unsigned i = 0; i < mdlen; i++) {
+        out[3 + 2 * i] = hex[md[i] >> 4];
+        out[4 + 2 * i] = hex[md[i] & 15];
+    }
+    out[3 + 2 * mdlen] = '\0';
+}
+
+void itest_uuid4(char out[37])
+{
+    unsigned char b[16];
+    ck_assert_int_eq(RAND_bytes(b, sizeof b), 1);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* variant 10 */
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }

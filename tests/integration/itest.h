@@ -220,4 +220,13 @@ void itest_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 double itest_now(void);
 void itest_sleep_ms(long ms);
 
+/* ---- events: hand-made deliveries to POST /internal/v1/events ---- */
+
+/* The event key (one line): $CRM_EVENT_KEY_FILE, else $CRM_STATE/secrets/events.key. */
+void itest_event_key(char *key, size_t n);
+/* "v1=" + lower-case hex HMAC-SHA256(key, "<ts>.<body>"), as crm_event signs. */
+void itest_event_sign(const char *key, long long ts, const char *body, char out[68]);
+/* A random UUID v4, lower case. */
+void itest_uuid4(char out[37]);
+
 #endif

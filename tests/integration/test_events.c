@@ -21,9 +21,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,52 +56,6 @@ static const char *env_url(const char *name)
 
 /* ---- signing ------------------------------------------------------------------------------ */
 
-/* The event key: one line, the trailing newline stripped. */
-static void read_key(char *key, size_t n)
-{
-    char path[4096];
-    const char *file = getenv("CRM_EVENT_KEY_FILE");
-    if (file == NULL || *file == '\0') {
-        snprintf(path, sizeof path, "%s/secrets/events.key", env_url("CRM_STATE"));
-        file = path;
-    }
-    FILE *f = fopen(file, "r");
-    ck_assert_msg(f != NULL, "cannot read the event key %s: %s", file, strerror(errno));
-    size_t len = fread(key, 1, n - 1, f);
-    fclose(f);
-    key[len] = '\0';
-    char *nl = strchr(key, '\n');
-    if (nl != NULL)
-        *nl = '\0';
-    len = strlen(key);
-    if (len > 0 && key[len - 1] == '\r')
-        key[len - 1] = '\0';
-    ck_assert_msg(key[0] != '\0', "the event key %s is empty", file);
-}
-
-/* "v1=" + lower-case hex HMAC-SHA256(key, "<ts>.<body>"). */
-static void sign(const char *key, long long ts, const char *body, char out[68])
-{
-    size_t blen = strlen(body);
-    char *msg = malloc(blen + 32);
-    ck_assert_ptr_nonnull(msg);
-    int plen = snprintf(msg, 32, "%lld.", ts);
-    memcpy(msg + plen, body, blen);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    ck_assert_ptr_nonnull(HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)msg,
-                               (size_t)plen + blen, md, &mdlen));
-    free(msg);
-    ck_assert_uint_eq(mdlen, 32);
-    static const char hex[] = "0123456789abcdef";
-    memcpy(out, "v1=", 3);
-    for (unsigned i = 0; i < mdlen; i++) {
-        out[3 + 2 * i] = hex[md[i] >> 4];
-        out[4 + 2 * i] = hex[md[i] & 15];
-    }
-    out[3 + 2 * mdlen] = '\0';
-}
-
 typedef enum {
     SIG_NONE, /* no X-CRM-Timestamp, no X-CRM-Signature */
     SIG_GOOD, /* signed with the key */
@@ -127,10 +78,10 @@ static itest_resp *post_events(const char *base, const char *host, const char *b
     if (mode != SIG_NONE) {
         long long ts = (long long)time(NULL) + skew;
         if (mode == SIG_GOOD)
-            read_key(key, sizeof key);
+            itest_event_key(key, sizeof key);
         else
             snprintf(key, sizeof key, "not-the-event-key-%ld", (long)getpid());
-        sign(key, ts, body, sig);
+        itest_event_sign(key, ts, body, sig);
         snprintf(ts_line, sizeof ts_line, "X-CRM-Timestamp: %lld", ts);
         snprintf(sig_line, sizeof sig_line, "X-CRM-Signature: %s", sig);
         headers[nh++] = ts_line;
@@ -151,18 +102,6 @@ static itest_resp *deliver(const char *body)
 }
 
 /* ---- hand-made events --------------------------------------------------------------------- */
-
-/* A random UUID v4, lower case. */
-static void uuid4(char out[37])
-{
-    unsigned char b[16];
-    ck_assert_int_eq(RAND_bytes(b, sizeof b), 1);
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* variant 10 */
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
-}
 
 /* A customer id the customers service never hands out, unique per call. */
 static int64_t synthetic_id(void)
@@ -448,7 +387,7 @@ START_TEST(test_inbox_signature)
     const char *internal = env_url("CRM_INTERNAL_URL");
     char id[37], ev[2048], body[BODY_MAX];
     int64_t cust = synthetic_id();
-    uuid4(id);
+    itest_uuid4(id);
     event_json(ev, sizeof ev, id, "created", cust, 1, "Signed Event");
     batch_json(body, sizeof body, ev, NULL);
 
@@ -477,8 +416,8 @@ START_TEST(test_inbox_signature)
     {
         char key[512], sig[68], ts_line[64], sig_line[96], url[512];
         long long ts = (long long)time(NULL);
-        read_key(key, sizeof key);
-        sign(key, ts, body, sig);
+        itest_event_key(key, sizeof key);
+        itest_event_sign(key, ts, body, sig);
         snprintf(ts_line, sizeof ts_line, "X-CRM-Timestamp: %lld", ts);
         snprintf(sig_line, sizeof sig_line, "X-CRM-Signature: %s", sig);
         snprintf(url, sizeof url, "%s%s", internal, EVENTS_PATH);
@@ -564,10 +503,10 @@ START_TEST(test_redelivery_and_order)
     int64_t cust = synthetic_id(), other = synthetic_id();
     char e1[37], e2[37], e3[37], e4[37];
     char created[2048], updated[2048], deleted[2048], other_created[2048], body[BODY_MAX];
-    uuid4(e1);
-    uuid4(e2);
-    uuid4(e3);
-    uuid4(e4);
+    itest_uuid4(e1);
+    itest_uuid4(e2);
+    itest_uuid4(e3);
+    itest_uuid4(e4);
 
     /* Unknown to everybody: refused. */
     expect_order_refused(cust, "before any event");

@@ -34,9 +34,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -93,53 +90,7 @@ static void iso_now(char *buf, size_t n)
     snprintf(buf, n, "%s.%06ldZ", day, (long)tv.tv_usec);
 }
 
-/* ---- signing (as test_events.c) ----------------------------------------------------------- */
-
-/* The event key: one line, the trailing newline stripped. */
-static void read_key(char *key, size_t n)
-{
-    char path[4096];
-    const char *file = getenv("CRM_EVENT_KEY_FILE");
-    if (file == NULL || *file == '\0') {
-        snprintf(path, sizeof path, "%s/secrets/events.key", env_url("CRM_STATE"));
-        file = path;
-    }
-    FILE *f = fopen(file, "r");
-    ck_assert_msg(f != NULL, "cannot read the event key %s: %s", file, strerror(errno));
-    size_t len = fread(key, 1, n - 1, f);
-    fclose(f);
-    key[len] = '\0';
-    char *nl = strchr(key, '\n');
-    if (nl != NULL)
-        *nl = '\0';
-    len = strlen(key);
-    if (len > 0 && key[len - 1] == '\r')
-        key[len - 1] = '\0';
-    ck_assert_msg(key[0] != '\0', "the event key %s is empty", file);
-}
-
-/* "v1=" + lower-case hex HMAC-SHA256(key, "<ts>.<body>"). */
-static void sign(const char *key, long long ts, const char *body, char out[68])
-{
-    size_t blen = strlen(body);
-    char *msg = malloc(blen + 32);
-    ck_assert_ptr_nonnull(msg);
-    int plen = snprintf(msg, 32, "%lld.", ts);
-    memcpy(msg + plen, body, blen);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    ck_assert_ptr_nonnull(HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)msg,
-                               (size_t)plen + blen, md, &mdlen));
-    free(msg);
-    ck_assert_uint_eq(mdlen, 32);
-    static const char hex[] = "0123456789abcdef";
-    memcpy(out, "v1=", 3);
-    for (unsigned i = 0; i < mdlen; i++) {
-        out[3 + 2 * i] = hex[md[i] >> 4];
-        out[4 + 2 * i] = hex[md[i] & 15];
-    }
-    out[3 + 2 * mdlen] = '\0';
-}
+/* ---- deliveries --------------------------------------------------------------------------- */
 
 typedef enum {
     SIG_NONE,     /* no X-CRM-Timestamp, no X-CRM-Signature */
@@ -167,8 +118,8 @@ static itest_resp *post_events(const char *body, const char *tampered, sig_mode 
         if (mode == SIG_BAD)
             snprintf(key, sizeof key, "not-the-event-key-%ld", (long)getpid());
         else
-            read_key(key, sizeof key);
-        sign(key, ts, body, sig);
+            itest_event_key(key, sizeof key);
+        itest_event_sign(key, ts, body, sig);
         snprintf(ts_line, sizeof ts_line, "X-CRM-Timestamp: %lld", ts);
         snprintf(sig_line, sizeof sig_line, "X-CRM-Signature: %s", sig);
         headers[nh++] = ts_line;
@@ -197,18 +148,6 @@ static void deliver_expect(const char *body, int64_t applied, int64_t dups, cons
 }
 
 /* ---- hand-made events --------------------------------------------------------------------- */
-
-/* A random UUID v4, lower case. */
-static void uuid4(char out[37])
-{
-    unsigned char b[16];
-    ck_assert_int_eq(RAND_bytes(b, sizeof b), 1);
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* variant 10 */
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
-}
 
 /* A customer or order id the real services never hand out, unique per call. */
 static int64_t synthetic_id(void)
@@ -597,7 +536,7 @@ static void seed_population(void)
         for (int j = 0; j < i; j++) {
             char when[64];
             iso_days_ago(when, sizeof when, i + j);
-            uuid4(id);
+            itest_uuid4(id);
             order_event(evs[j], sizeof evs[j], id, "confirmed", synthetic_id(), 2, cust, 1000,
                         "EUR", when, "draft");
         }
@@ -1301,7 +1240,7 @@ START_TEST(test_inbox_auth)
     char id[37], ev[4096], body[BODY_MAX], tampered[BODY_MAX], when[64];
     int64_t cust = synthetic_id(), order = synthetic_id();
     mk_view v;
-    uuid4(id);
+    itest_uuid4(id);
     iso_now(when, sizeof when);
     order_event(ev, sizeof ev, id, "confirmed", order, 2, cust, 5100, "EUR", when, "draft");
     batch_json(body, sizeof body, ev, NULL);
@@ -1371,7 +1310,7 @@ START_TEST(test_redelivery_and_order)
 
     /* order.confirmed v2 of o1: counted (marketing learns of the customer by it). */
     iso_now(x1, sizeof x1);
-    uuid4(id);
+    itest_uuid4(id);
     order_event(e1, sizeof e1, id, "confirmed", o1, 2, cust, 4200, "EUR", x1, "draft");
     batch_json(body, sizeof body, e1, NULL);
     deliver_expect(body, 1, 0, "order.confirmed v2");
@@ -1384,7 +1323,7 @@ START_TEST(test_redelivery_and_order)
     expect_view(&v, 1, 4200, "EUR:1:4200", x1, x1, "after the duplicate");
 
     /* Another event (new id) of the same version, other total: stale, nothing changes. */
-    uuid4(id);
+    itest_uuid4(id);
     order_event(e1, sizeof e1, id, "confirmed", o1, 2, cust, 9999, "EUR", x1, "draft");
     batch_json(body, sizeof body, e1, NULL);
     deliver_expect(body, 1, 0, "a second order.confirmed v2 of the same order");
@@ -1394,13 +1333,13 @@ START_TEST(test_redelivery_and_order)
     /* o2 out of order: cancelled v3 first, then the late confirmed v2. */
     itest_sleep_ms(5);
     iso_now(x2, sizeof x2);
-    uuid4(id);
+    itest_uuid4(id);
     order_event(e1, sizeof e1, id, "cancelled", o2, 3, cust, 1500, "EUR", x2, "confirmed");
     batch_json(body, sizeof body, e1, NULL);
     deliver_expect(body, 1, 0, "order.cancelled v3 before its confirmation");
     mk_get(cust, &v);
     expect_view(&v, 1, 4200, "EUR:1:4200", x1, x1, "after order.cancelled v3");
-    uuid4(id);
+    itest_uuid4(id);
     order_event(e1, sizeof e1, id, "confirmed", o2, 2, cust, 1500, "EUR", x2, "draft");
     batch_json(body, sizeof body, e1, NULL);
     deliver_expect(body, 1, 0, "late order.confirmed v2");
@@ -1408,9 +1347,9 @@ START_TEST(test_redelivery_and_order)
     expect_view(&v, 1, 4200, "EUR:1:4200", x1, x1, "after the late order.confirmed v2");
 
     /* o3 in order, both in one batch: confirmed then cancelled, not counted. */
-    uuid4(id);
+    itest_uuid4(id);
     order_event(e1, sizeof e1, id, "confirmed", o3, 2, cust, 700, "EUR", x2, "draft");
-    uuid4(id);
+    itest_uuid4(id);
     order_event(e2, sizeof e2, id, "cancelled", o3, 3, cust, 700, "EUR", x2, "confirmed");
     batch_json(body, sizeof body, e1, e2);
     deliver_expect(body, 2, 0, "order.confirmed v2 + order.cancelled v3 in one batch");
@@ -1419,7 +1358,7 @@ START_TEST(test_redelivery_and_order)
 
     /* o4 in another currency: counted in orders and by currency, not in revenue. */
     iso_now(x4, sizeof x4);
-    uuid4(id);
+    itest_uuid4(id);
     order_event(e1, sizeof e1, id, "confirmed", o4, 2, cust, 3300, "USD", x4, "draft");
     batch_json(body, sizeof body, e1, NULL);
     deliver_expect(body, 1, 0, "order.confirmed in USD");
@@ -1427,7 +1366,7 @@ START_TEST(test_redelivery_and_order)
     expect_view(&v, 2, 4200, "EUR:1:4200,USD:1:3300", x1, x4, "after the USD order");
 
     /* o1 (the first order) cancelled: first_order_at moves to o4, EUR is gone. */
-    uuid4(id);
+    itest_uuid4(id);
     order_event(e1, sizeof e1, id, "cancelled", o1, 3, cust, 4200, "EUR", x1, "confirmed");
     batch_json(body, sizeof body, e1, NULL);
     deliver_expect(body, 1, 0, "order.cancelled v3 of the first order");
@@ -1444,14 +1383,14 @@ START_TEST(test_redelivery_and_order)
              "{\"all\":[{\"field\":\"tag\",\"op\":\"eq\",\"value\":\"%s\"},"
              "{\"field\":\"status\",\"op\":\"eq\",\"value\":\"customer\"}]}",
              tb);
-    uuid4(id);
+    itest_uuid4(id);
     customer_event(e1, sizeof e1, id, "created", cust, 1, "lead", ta);
     batch_json(body, sizeof body, e1, NULL);
     deliver_expect(body, 1, 0, "customer.created v1");
     ck_assert_msg(wait_preview(tag_rule_a, 1, cust, 0, last, sizeof last),
                   "customer.created v1 with tag %s: %s", ta, last);
     char upd3[4096];
-    uuid4(id);
+    itest_uuid4(id);
     customer_event(upd3, sizeof upd3, id, "updated", cust, 3, "customer", tb);
     batch_json(body, sizeof body, upd3, NULL);
     deliver_expect(body, 1, 0, "customer.updated v3");
@@ -1459,7 +1398,7 @@ START_TEST(test_redelivery_and_order)
                   "customer.updated v3 (status customer, tag %s): %s", tb, last);
     ck_assert_msg(wait_preview(tag_rule_a, 0, cust, 0, last, sizeof last),
                   "tag %s of v1 still there after v3: %s", ta, last);
-    uuid4(id);
+    itest_uuid4(id);
     customer_event(e1, sizeof e1, id, "updated", cust, 2, "churned", tc);
     batch_json(body, sizeof body, e1, NULL);
     deliver_expect(body, 1, 0, "stale customer.updated v2");
@@ -1475,11 +1414,11 @@ START_TEST(test_redelivery_and_order)
     expect_view(&v, 1, 0, "USD:1:3300", x4, x4, "after the customer events");
 
     /* deleted v4, then a stale updated v3 (new id): stays deleted, metrics kept. */
-    uuid4(id);
+    itest_uuid4(id);
     customer_event(e1, sizeof e1, id, "deleted", cust, 4, "", "");
     batch_json(body, sizeof body, e1, NULL);
     deliver_expect(body, 1, 0, "customer.deleted v4");
-    uuid4(id);
+    itest_uuid4(id);
     customer_event(e1, sizeof e1, id, "updated", cust, 3, "customer", tb);
     batch_json(body, sizeof body, e1, NULL);
     deliver_expect(body, 1, 0, "stale customer.updated v3 after the delete");
