@@ -830,6 +830,33 @@ int crm_stmt_exec_int(crm_stmt *st, int64_t *out)
     return rc == CRM_NOTFOUND ? CRM_ERR : rc;
 }
 
+void crm_db_list_sql(char *sql, size_t size, const char *cols, const char *from, const char *where,
+                     const crm_db_sort *s, int cursor)
+{
+    sql[0] = '\0';
+    crm_db_sql_append(sql, size, "SELECT ");
+    crm_db_sql_append(sql, size, cols);
+    crm_db_sql_append(sql, size, ", ");
+    crm_db_sql_append(sql, size, s->key);
+    crm_db_sql_append(sql, size, from);
+    crm_db_sql_append(sql, size, where);
+    if (cursor)
+        crm_db_sql_append(sql, size, s->after);
+    crm_db_sql_append(sql, size, s->order);
+    crm_db_sql_append(sql, size, " LIMIT ?");
+}
+
+void crm_db_where_sql(char *where, size_t size, unsigned mask, const char *const *frags,
+                      size_t nfrags)
+{
+    where[0] = '\0';
+    crm_db_sql_append(where, size, " WHERE 1 = 1");
+    for (size_t f = 0; f < nfrags; f++) {
+        if (mask & (1u << f))
+            crm_db_sql_append(where, size, frags[f]);
+    }
+}
+
 void crm_db_sql_append(char *dst, size_t size, const char *s)
 {
     size_t n = strlen(dst), k = strlen(s);

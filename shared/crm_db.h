@@ -109,6 +109,39 @@ int crm_stmt_exec_int(crm_stmt *st, int64_t *out);
  */
 void crm_db_sql_append(char *dst, size_t size, const char *s);
 
+/*
+ * Keyset lists, composed once at start: a sort is the expression the
+ * cursor value is read from, the condition after a cursor (binds value,
+ * value, id: see crm_stmt_bind_page) and the ORDER BY.
+ */
+typedef struct {
+    const char *key;
+    const char *after;
+    const char *order;
+} crm_db_sort;
+/* "SELECT cols, key" from where [after] order " LIMIT ?" into sql[size]. */
+void crm_db_list_sql(char *sql, size_t size, const char *cols, const char *from, const char *where,
+                     const crm_db_sort *s, int cursor);
+/* " WHERE 1 = 1" and each frags[i] whose bit (1 << i) is set in mask. */
+void crm_db_where_sql(char *where, size_t size, unsigned mask, const char *const *frags,
+                      size_t nfrags);
+/*
+ * In a function returning a crm_db status: execute st, run read_call on
+ * its first row if there is one, and return CRM_OK, CRM_NOTFOUND (no row)
+ * or the error.
+ */
+#define CRM_STMT_FETCH_ONE(st, read_call)                                                          \
+    do {                                                                                           \
+        int rc_ = crm_stmt_exec(st);                                                               \
+        if (rc_ != CRM_OK)                                                                         \
+            return rc_;                                                                            \
+        rc_ = crm_stmt_fetch(st);                                                                  \
+        if (rc_ == CRM_OK) {                                                                       \
+            read_call;                                                                             \
+        }                                                                                          \
+        crm_stmt_done(st);                                                                         \
+        return rc_;                                                                                \
+    } while (0)
 /* Free the result of the last exec (also done by the next exec). */
 void crm_stmt_done(crm_stmt *st);
 

@@ -58,19 +58,6 @@ enum {
     ST_CAMPAIGN_LIST_BASE = 80,  /* + (sort * 8 + mask) * 2 + cursor: 64, up to 143 */
 };
 
-#define FETCH_ONE(st, read_call)                                                                   \
-    do {                                                                                           \
-        int rc_ = crm_stmt_exec(st);                                                               \
-        if (rc_ != CRM_OK)                                                                         \
-            return rc_;                                                                            \
-        rc_ = crm_stmt_fetch(st);                                                                  \
-        if (rc_ == CRM_OK) {                                                                       \
-            read_call;                                                                             \
-        }                                                                                          \
-        crm_stmt_done(st);                                                                         \
-        return rc_;                                                                                \
-    } while (0)
-
 #define STMT(db, key)                                                                              \
     crm_stmt *st = crm_db_stmt(db, ST_##key, SQL_##key);                                           \
     if (st == NULL)                                                                                \
@@ -80,12 +67,6 @@ enum {
 
 const char *const list_sorts[SORT_COUNT + 1] = { "-created_at", "created_at", "name", "-name",
                                                  NULL };
-
-typedef struct {
-    const char *key;   /* expression the cursor value is read from */
-    const char *after; /* keyset condition: value, value, id */
-    const char *order;
-} sort_def;
 
 #define CREATED_KEY(t) "DATE_FORMAT(" t ".created_at, '%Y-%m-%d %H:%i:%s.%f')"
 #define SORTS(t)                                                                                   \
@@ -104,8 +85,8 @@ typedef struct {
         }                                                                                          \
     }
 
-static const sort_def campaign_sort_sql[SORT_COUNT] = SORTS("k");
-static const sort_def segment_sort_sql[SORT_COUNT] = SORTS("s");
+static const crm_db_sort campaign_sort_sql[SORT_COUNT] = SORTS("k");
+static const crm_db_sort segment_sort_sql[SORT_COUNT] = SORTS("s");
 
 /* Campaign filters bind in this order: status, channel, segment. */
 enum { CF_STATUS = 1, CF_CHANNEL = 2, CF_SEGMENT = 4, CF_ALL = 8 };
@@ -261,45 +242,27 @@ static const char SQL_CUSTOMER_METRICS[] =
 
 /* ---- assembling ---- */
 
-static void build_list(char *sql, size_t size, const char *cols, const char *from,
-                       const char *where, const sort_def *s, int cursor)
-{
-    sql[0] = '\0';
-    crm_db_sql_append(sql, size, "SELECT ");
-    crm_db_sql_append(sql, size, cols);
-    crm_db_sql_append(sql, size, ", ");
-    crm_db_sql_append(sql, size, s->key);
-    crm_db_sql_append(sql, size, from);
-    crm_db_sql_append(sql, size, where);
-    if (cursor)
-        crm_db_sql_append(sql, size, s->after);
-    crm_db_sql_append(sql, size, s->order);
-    crm_db_sql_append(sql, size, " LIMIT ?");
-}
-
 void store_init(void)
 {
     char where[512];
 
     for (int mask = 0; mask < CF_ALL; mask++) {
-        where[0] = '\0';
-        crm_db_sql_append(where, sizeof(where), " WHERE 1 = 1");
-        for (int f = 0; f < 3; f++)
-            if (mask & (1 << f))
-                crm_db_sql_append(where, sizeof(where), campaign_filter_sql[f]);
+        crm_db_where_sql(where, sizeof(where), (unsigned)mask, campaign_filter_sql, 3);
         campaign_count_sql[mask][0] = '\0';
         crm_db_sql_append(campaign_count_sql[mask], sizeof(campaign_count_sql[mask]),
                           "SELECT COUNT(*) FROM campaigns k");
         crm_db_sql_append(campaign_count_sql[mask], sizeof(campaign_count_sql[mask]), where);
         for (int s = 0; s < SORT_COUNT; s++)
             for (int cur = 0; cur < 2; cur++)
-                build_list(campaign_list_sql[s][mask][cur], sizeof(campaign_list_sql[s][mask][cur]),
-                           CAMPAIGN_COLS, " FROM campaigns k", where, &campaign_sort_sql[s], cur);
+                crm_db_list_sql(campaign_list_sql[s][mask][cur],
+                                sizeof(campaign_list_sql[s][mask][cur]), CAMPAIGN_COLS,
+                                " FROM campaigns k", where, &campaign_sort_sql[s], cur);
     }
     for (int s = 0; s < SORT_COUNT; s++)
         for (int cur = 0; cur < 2; cur++)
-            build_list(segment_list_sql[s][cur], sizeof(segment_list_sql[s][cur]), SEGMENT_COLS,
-                       " FROM segments s", " WHERE 1 = 1", &segment_sort_sql[s], cur);
+            crm_db_list_sql(segment_list_sql[s][cur], sizeof(segment_list_sql[s][cur]),
+                            SEGMENT_COLS, " FROM segments s", " WHERE 1 = 1", &segment_sort_sql[s],
+                            cur);
 }
 
 /* ---- campaigns ---- */
@@ -332,7 +295,7 @@ int store_campaign_get(crm_db *db, crm_arena *a, int64_t id, int for_update, cam
     if (st == NULL)
         return crm_db_status(db);
     crm_stmt_bind_int(st, 0, id);
-    FETCH_ONE(st, read_campaign(st, a, out));
+    CRM_STMT_FETCH_ONE(st, read_campaign(st, a, out));
 }
 
 /* name .. segment_id from placeholder 0: returns the next index. */
@@ -500,7 +463,7 @@ int store_segment_get(crm_db *db, crm_arena *a, int64_t id, int for_update, segm
     if (st == NULL)
         return crm_db_status(db);
     crm_stmt_bind_int(st, 0, id);
-    FETCH_ONE(st, read_segment(st, a, out));
+    CRM_STMT_FETCH_ONE(st, read_segment(st, a, out));
 }
 
 int store_segment_exists(crm_db *db, int64_t id, int *exists)
@@ -650,7 +613,7 @@ int store_rfm_state(crm_db *db, crm_arena *a, const char **changed_at, const cha
                     const char **computed_at)
 {
     STMT(db, RFM_STATE);
-    FETCH_ONE(st, {
+    CRM_STMT_FETCH_ONE(st, {
         *changed_at = crm_stmt_col_dup(st, a, 0);
         *seen_at = crm_stmt_col_dup(st, a, 1);
         *computed_at = crm_stmt_col_dup(st, a, 2);
@@ -671,7 +634,7 @@ int store_rfm_value(crm_db *db, crm_arena *a, char dim, int64_t pos, const char 
     if (st == NULL)
         return crm_db_status(db);
     crm_stmt_bind_int(st, 0, pos - 1);
-    FETCH_ONE(st, {
+    CRM_STMT_FETCH_ONE(st, {
         if (dim == 'r')
             *r = crm_stmt_col_dup(st, a, 0);
         else
@@ -766,7 +729,7 @@ int store_customer_get(crm_db *db, crm_arena *a, int64_t id, mcustomer *out)
 {
     STMT(db, CUSTOMER_GET);
     crm_stmt_bind_int(st, 0, id);
-    FETCH_ONE(st, read_customer(st, a, out));
+    CRM_STMT_FETCH_ONE(st, read_customer(st, a, out));
 }
 
 int store_customer_revenue(crm_db *db, crm_arena *a, int64_t id, currency_row *rows, size_t max,

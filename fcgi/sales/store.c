@@ -87,15 +87,9 @@ const char *const product_sorts[PSORT_COUNT + 1] = {
     "-created_at", "created_at", "name", "-name", "sku", "-sku", NULL,
 };
 
-typedef struct {
-    const char *key;   /* expression the cursor value is read from */
-    const char *after; /* keyset condition: value, value, id */
-    const char *order;
-} sort_def;
-
 #define CREATED_KEY(t) "DATE_FORMAT(" t ".created_at, '%Y-%m-%d %H:%i:%s.%f')"
 
-static const sort_def product_sort_sql[PSORT_COUNT] = {
+static const crm_db_sort product_sort_sql[PSORT_COUNT] = {
     { CREATED_KEY("p"), " AND (p.created_at < ? OR (p.created_at = ? AND p.id < ?))",
       " ORDER BY p.created_at DESC, p.id DESC" },
     { CREATED_KEY("p"), " AND (p.created_at > ? OR (p.created_at = ? AND p.id > ?))",
@@ -242,7 +236,7 @@ static const char *const order_filter_sql[] = {
 
 const char *const order_sorts[OSORT_COUNT + 1] = { "-created_at", "created_at", NULL };
 
-static const sort_def order_sort_sql[OSORT_COUNT] = {
+static const crm_db_sort order_sort_sql[OSORT_COUNT] = {
     { CREATED_KEY("o"), " AND (o.created_at < ? OR (o.created_at = ? AND o.id < ?))",
       " ORDER BY o.created_at DESC, o.id DESC" },
     { CREATED_KEY("o"), " AND (o.created_at > ? OR (o.created_at = ? AND o.id > ?))",
@@ -252,59 +246,33 @@ static const sort_def order_sort_sql[OSORT_COUNT] = {
 static char order_list_sql[OSORT_COUNT][OF_ALL][2][1024];
 static char order_count_sql[OF_ALL][512];
 
-/* SELECT cols, key FROM table WHERE 1=1 filters [after] order LIMIT ? */
-static void build_list(char *sql, size_t size, const char *cols, const char *from,
-                       const char *where, const sort_def *s, int cursor)
-{
-    sql[0] = '\0';
-    crm_db_sql_append(sql, size, "SELECT ");
-    crm_db_sql_append(sql, size, cols);
-    crm_db_sql_append(sql, size, ", ");
-    crm_db_sql_append(sql, size, s->key);
-    crm_db_sql_append(sql, size, from);
-    crm_db_sql_append(sql, size, where);
-    if (cursor)
-        crm_db_sql_append(sql, size, s->after);
-    crm_db_sql_append(sql, size, s->order);
-    crm_db_sql_append(sql, size, " LIMIT ?");
-}
-
-static void build_where(char *where, size_t size, int mask, const char *const *frags, int nfrags)
-{
-    where[0] = '\0';
-    crm_db_sql_append(where, size, " WHERE 1 = 1");
-    for (int f = 0; f < nfrags; f++) {
-        if (mask & (1 << f))
-            crm_db_sql_append(where, size, frags[f]);
-    }
-}
-
 void store_init(void)
 {
     char where[512];
 
     for (int mask = 0; mask < PF_ALL; mask++) {
-        build_where(where, sizeof(where), mask, product_filter_sql, 4);
+        crm_db_where_sql(where, sizeof(where), mask, product_filter_sql, 4);
         product_count_sql[mask][0] = '\0';
         crm_db_sql_append(product_count_sql[mask], sizeof(product_count_sql[mask]),
                           "SELECT COUNT(*) FROM products p");
         crm_db_sql_append(product_count_sql[mask], sizeof(product_count_sql[mask]), where);
         for (int s = 0; s < PSORT_COUNT; s++) {
             for (int cur = 0; cur < 2; cur++)
-                build_list(product_list_sql[s][mask][cur], sizeof(product_list_sql[s][mask][cur]),
-                           PRODUCT_COLS, " FROM products p", where, &product_sort_sql[s], cur);
+                crm_db_list_sql(product_list_sql[s][mask][cur],
+                                sizeof(product_list_sql[s][mask][cur]), PRODUCT_COLS,
+                                " FROM products p", where, &product_sort_sql[s], cur);
         }
     }
     for (int mask = 0; mask < OF_ALL; mask++) {
-        build_where(where, sizeof(where), mask, order_filter_sql, 5);
+        crm_db_where_sql(where, sizeof(where), mask, order_filter_sql, 5);
         order_count_sql[mask][0] = '\0';
         crm_db_sql_append(order_count_sql[mask], sizeof(order_count_sql[mask]),
                           "SELECT COUNT(*) FROM orders o");
         crm_db_sql_append(order_count_sql[mask], sizeof(order_count_sql[mask]), where);
         for (int s = 0; s < OSORT_COUNT; s++) {
             for (int cur = 0; cur < 2; cur++)
-                build_list(order_list_sql[s][mask][cur], sizeof(order_list_sql[s][mask][cur]),
-                           ORDER_COLS, " FROM orders o", where, &order_sort_sql[s], cur);
+                crm_db_list_sql(order_list_sql[s][mask][cur], sizeof(order_list_sql[s][mask][cur]),
+                                ORDER_COLS, " FROM orders o", where, &order_sort_sql[s], cur);
         }
     }
 }
@@ -317,20 +285,6 @@ static int exec_change(crm_stmt *st)
         return rc;
     return crm_stmt_affected(st) == 0 ? CRM_NOTFOUND : CRM_OK;
 }
-
-/* Fetch at most one row into out with read(); CRM_NOTFOUND when none. */
-#define FETCH_ONE(st, read_call)                                                                   \
-    do {                                                                                           \
-        int rc_ = crm_stmt_exec(st);                                                               \
-        if (rc_ != CRM_OK)                                                                         \
-            return rc_;                                                                            \
-        rc_ = crm_stmt_fetch(st);                                                                  \
-        if (rc_ == CRM_OK) {                                                                       \
-            read_call;                                                                             \
-        }                                                                                          \
-        crm_stmt_done(st);                                                                         \
-        return rc_;                                                                                \
-    } while (0)
 
 /* ---- products ---- */
 
@@ -359,7 +313,7 @@ int store_product_get(crm_db *db, crm_arena *a, int64_t id, int for_update, prod
     if (st == NULL)
         return crm_db_status(db);
     crm_stmt_bind_int(st, 0, id);
-    FETCH_ONE(st, read_product(st, a, out));
+    CRM_STMT_FETCH_ONE(st, read_product(st, a, out));
 }
 
 static void bind_product(crm_stmt *st, const product_in *in)
@@ -490,7 +444,7 @@ int store_replica_get(crm_db *db, int64_t id, int lock, int *deleted)
     if (st == NULL)
         return crm_db_status(db);
     crm_stmt_bind_int(st, 0, id);
-    FETCH_ONE(st, *deleted = crm_stmt_col_int(st, 0) != 0);
+    CRM_STMT_FETCH_ONE(st, *deleted = crm_stmt_col_int(st, 0) != 0);
 }
 
 int store_replica_put(crm_db *db, int64_t id, const char *name, const char *email,
@@ -580,7 +534,7 @@ int store_order_get(crm_db *db, crm_arena *a, int64_t id, int for_update, order 
     if (st == NULL)
         return crm_db_status(db);
     crm_stmt_bind_int(st, 0, id);
-    FETCH_ONE(st, read_order(st, a, out));
+    CRM_STMT_FETCH_ONE(st, read_order(st, a, out));
 }
 
 static void read_line(crm_stmt *st, crm_arena *a, order_line *l)
@@ -814,7 +768,7 @@ int store_line_get(crm_db *db, crm_arena *a, int64_t order_id, int64_t line_id, 
         return crm_db_status(db);
     crm_stmt_bind_int(st, 0, line_id);
     crm_stmt_bind_int(st, 1, order_id);
-    FETCH_ONE(st, read_line(st, a, out));
+    CRM_STMT_FETCH_ONE(st, read_line(st, a, out));
 }
 
 /* ---- stock ---- */
