@@ -44,6 +44,7 @@ environment (defaults):
   CRM_HTTPS_PORT=8443 CRM_HTTP_PORT=8080 CRM_INTERNAL_PORT=8081
   CRM_MARIADB_PORT=3307 CRM_ADMIN_PORT_BASE=9100 (service i: base+i)
   CRM_DEMO=0 (1: load demo data into empty tables)  CRM_WORKERS (pool size)
+  CRM_DB_MAX_CONNECTIONS=100 (connections each service's DB account may hold)
   CRM_NGINX_KEEP_CONN=off (on: fastcgi_keep_conn + upstream keepalive)
   CRM_NGINX_KEEPALIVE (idle kept connections per NGINX worker when on)
 EOF
@@ -87,8 +88,9 @@ ADMIN_BASE=${CRM_ADMIN_PORT_BASE:-9100}
 DEMO=${CRM_DEMO:-0}
 KEEP_CONN=${CRM_NGINX_KEEP_CONN:-off}
 READY_TIMEOUT=${CRM_READY_TIMEOUT:-60}
+DB_MAX_CONNECTIONS=${CRM_DB_MAX_CONNECTIONS:-100}
 
-for v in HTTPS_PORT HTTP_PORT INTERNAL_PORT DB_PORT ADMIN_BASE READY_TIMEOUT; do
+for v in HTTPS_PORT HTTP_PORT INTERNAL_PORT DB_PORT ADMIN_BASE READY_TIMEOUT DB_MAX_CONNECTIONS; do
     [[ ${!v} =~ ^[0-9]+$ ]] || die "bad ${v}: '${!v}' is not a number"
 done
 [[ $KEEP_CONN == on || $KEEP_CONN == off ]] || die "CRM_NGINX_KEEP_CONN must be on or off"
@@ -371,6 +373,7 @@ db_grants() {
     sql=${sql//@MIGRATE_PASSWORD@/"$mpw"}
     sql=${sql//@USER@/"crm_$svc"}
     sql=${sql//@PASSWORD@/"$pw"}
+    sql=${sql//@MAX_CONNECTIONS@/"$DB_MAX_CONNECTIONS"}
     sql="CREATE DATABASE IF NOT EXISTS \`crm_$svc\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 $sql"
     if ! err=$(printf '%s\n' "$sql" | db_admin 2>&1 >/dev/null); then

@@ -10,6 +10,9 @@
 --   @USER@ @PASSWORD@   the account the service's workers use (DML only)
 --   @MIGRATE_USER@ @MIGRATE_PASSWORD@
 --                       the account `crm-SERVICE migrate` uses (DDL too)
+--   @MAX_CONNECTIONS@   connections the service's account may hold at once,
+--                       over all its pods: workers, supervisor and sidecar
+--                       each hold one (2 x cores + 2 per pod by default)
 --
 -- Substituted values go inside quotes: the script must escape ' and \ in
 -- passwords (or use only [A-Za-z0-9] ones).
@@ -26,6 +29,12 @@ CREATE USER IF NOT EXISTS '@USER@'@'@HOST@' IDENTIFIED BY '@PASSWORD@';
 CREATE USER IF NOT EXISTS '@MIGRATE_USER@'@'@HOST@' IDENTIFIED BY '@MIGRATE_PASSWORD@';
 ALTER USER '@USER@'@'@HOST@' IDENTIFIED BY '@PASSWORD@';
 ALTER USER '@MIGRATE_USER@'@'@HOST@' IDENTIFIED BY '@MIGRATE_PASSWORD@';
+
+-- A runaway service (a connection leak, a pool sized wrong) runs out of its
+-- own connections instead of the server's: the other services keep theirs.
+-- Migrations hold one connection each, and wait on the migration lock.
+ALTER USER '@USER@'@'@HOST@' WITH MAX_USER_CONNECTIONS @MAX_CONNECTIONS@;
+ALTER USER '@MIGRATE_USER@'@'@HOST@' WITH MAX_USER_CONNECTIONS 10;
 
 -- Start from nothing so that privileges granted by hand earlier (or by an
 -- older version of this file) do not survive: "only" means only.
