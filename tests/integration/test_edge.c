@@ -1,0 +1,164 @@
+/*
+ * test_edge.c - NGINX's public listener as a client meets it: TLS
+ * versions, cipher suites and key-exchange groups (with `openssl
+ * s_client`, the way an operator would check them), and the security
+ * headers on answers of every kind: 200, a 303 of a form post, NGINX's own
+ * 404 and 413.
+ *
+ * The listener allows TLS 1.2 and 1.3 with Mozilla's "intermediate" suites
+ * (ECDHE with AES-GCM or ChaCha20-Poly1305) and the groups X25519,
+ * prime256v1 and secp384r1. The clients below are set to offer what must
+ * be refused (TLS 1.1 at @SECLEVEL=0, CBC suites, other groups), so each
+ * refusal is the server's.
+ */
+#include "itest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* host:port of the public listener, from CRM_BASE_URL. */
+static const char *target(void)
+{
+    static char hp[256];
+    const char *base = itest_env("CRM_BASE_URL", "https://127.0.0.1:18443");
+    const char *p = strstr(base, "://");
+    snprintf(hp, sizeof hp, "%s", p ? p + 3 : base);
+    hp[strcspn(hp, "/")] = '\0';
+    return hp;
+}
+
+/*
+ * Run openssl s_client with args against the listener; 1 when the
+ * handshake completed. The protocol and cipher it reports go to out.
+ */
+static int handshake(const char *args, char *out, size_t n)
+{
+    char cmd[1024], line[512];
+    snprintf(cmd, sizeof cmd,
+             "openssl s_client -connect %s -servername localhost %s </dev/null 2>&1", target(),
+             args);
+    FILE *p = popen(cmd, "r");
+    ck_assert_msg(p != NULL, "cannot run: %s", cmd);
+    int ok = 0;
+    out[0] = '\0';
+    while (fgets(line, sizeof line, p) != NULL) {
+        /* "New, TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384" on success;
+           "New, (NONE), Cipher is (NONE)" when no session was made. */
+        if (strncmp(line, "New, ", 5) == 0) {
+            ok = strstr(line, "(NONE)") == NULL;
+            snprintf(out, n, "%s", line);
+            out[strcspn(out, "\n")] = '\0';
+        }
+    }
+    pclose(p);
+    return ok;
+}
+
+#define ACCEPTS(args, want)                                                                        \
+    do {                                                                                           \
+        char got_[512];                                                                            \
+        ck_assert_msg(handshake((args), got_, sizeof got_), "refused: openssl s_client %s (%s)",   \
+                      (args), got_);                                                               \
+        ck_assert_msg(strstr(got_, (want)) != NULL, "%s: want %s, got %s", (args), (want), got_);  \
+    } while (0)
+#define REFUSES(args)                                                                              \
+    do {                                                                                           \
+        char got_[512];                                                                            \
+        ck_assert_msg(!handshake((args), got_, sizeof got_), "accepted: openssl s_client %s (%s)", \
+                      (args), got_);                                                               \
+    } while (0)
+
+START_TEST(test_tls_versions)
+{
+    ACCEPTS("-tls1_3", "TLSv1.3");
+    ACCEPTS("-tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256", "TLSv1.2");
+    ACCEPTS("-tls1_2 -cipher ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305", "TLSv1.2");
+    /* The client would speak these; the server must not. */
+    REFUSES("-tls1_1 -cipher DEFAULT@SECLEVEL=0");
+    REFUSES("-tls1 -cipher DEFAULT@SECLEVEL=0");
+}
+END_TEST
+
+START_TEST(test_tls_suites_and_groups)
+{
+    /* CBC, even with ECDHE; and RSA key exchange. */
+    REFUSES("-tls1_2 -cipher ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA@SECLEVEL=0");
+    REFUSES("-tls1_2 -cipher ECDHE-ECDSA-AES256-SHA384:ECDHE-RSA-AES256-SHA384@SECLEVEL=0");
+    REFUSES("-tls1_2 -cipher AES128-GCM-SHA256:AES256-SHA@SECLEVEL=0");
+    /* Key exchange groups: the three allowed ones, one by one; another refused. */
+    ACCEPTS("-tls1_3 -groups X25519", "TLSv1.3");
+    ACCEPTS("-tls1_3 -groups P-256", "TLSv1.3");
+    ACCEPTS("-tls1_3 -groups P-384", "TLSv1.3");
+    REFUSES("-tls1_3 -groups P-521");
+    REFUSES("-tls1_3 -groups ffdhe2048");
+}
+END_TEST
+
+static void headers_ok(itest_resp *r, long status, const char *what)
+{
+    ck_assert_msg(r->status == status, "%s: want %ld: %s", what, status, itest_describe(r));
+    const char *why = itest_check_security_headers(r);
+    ck_assert_msg(why == NULL, "%s: %s", what, why);
+    static const char *const more[][2] = {
+        { "Referrer-Policy", "no-referrer" },
+        { "X-Frame-Options", "DENY" },
+        { "Content-Security-Policy", "frame-ancestors 'none'" },
+        { "Strict-Transport-Security", "max-age=63072000" },
+    };
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) {
+        const char *v = itest_header_get(r, more[i][0]);
+        ck_assert_msg(v != NULL && strstr(v, more[i][1]) != NULL, "%s: %s lacks %s: %s", what,
+                      more[i][0], more[i][1], itest_describe(r));
+    }
+    ck_assert_msg(itest_header_get(r, "Server") == NULL ||
+                      strcmp(itest_header_get(r, "Server"), "nginx") == 0,
+                  "%s: the Server header names a version: %s", what, itest_header_get(r, "Server"));
+    itest_free(r);
+}
+
+START_TEST(test_headers_everywhere)
+{
+    headers_ok(itest_get("/api/v1/customers/ping", NULL), 200, "200 from a worker");
+    headers_ok(itest_get("/no/such/page", NULL), 404, "404 from NGINX");
+
+    char email[128], body[256];
+    itest_unique_email(email, sizeof email, "edge");
+    snprintf(body, sizeof body, "name=Edge+Test&email=%s", email);
+    const char *form[] = { "Accept: text/html", NULL };
+    headers_ok(itest_request("POST", "/api/v1/customers", form, body, strlen(body),
+                             "application/x-www-form-urlencoded"),
+               303, "303 of a form post");
+
+    size_t big = (1u << 20) + 1024;
+    char *huge = malloc(big);
+    ck_assert_ptr_nonnull(huge);
+    memset(huge, 'a', big);
+    headers_ok(itest_request("POST", "/api/v1/customers", NULL, huge, big, "application/json"), 413,
+               "413 from NGINX");
+    free(huge);
+}
+END_TEST
+
+static Suite *edge_suite(void)
+{
+    Suite *s = suite_create("edge");
+    TCase *tc = tcase_create("public_listener");
+    tcase_set_timeout(tc, 60);
+    tcase_add_checked_fixture(tc, NULL, itest_teardown);
+    tcase_add_test(tc, test_tls_versions);
+    tcase_add_test(tc, test_tls_suites_and_groups);
+    tcase_add_test(tc, test_headers_everywhere);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    itest_init();
+    SRunner *sr = srunner_create(edge_suite());
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
