@@ -3,7 +3,9 @@
  * versions, cipher suites and key-exchange groups (with `openssl
  * s_client`, the way an operator would check them), and the security
  * headers on answers of every kind: 200, a 303 of a form post, NGINX's own
- * 404 and 413.
+ * 404 and 413; and error bodies that never carry what only the server
+ * should know (SQL, database messages, errno text, file names, source
+ * locations), whether the input is hostile or the database is down.
  *
  * The listener allows TLS 1.2 and 1.3 with Mozilla's "intermediate" suites
  * (ECDHE with AES-GCM or ChaCha20-Poly1305) and the groups X25519,
@@ -140,6 +142,128 @@ START_TEST(test_headers_everywhere)
 }
 END_TEST
 
+/* Text no answer may hold: it would tell an attacker about the insides. */
+static const char *leak(const itest_resp *r)
+{
+    static const char *const bad[] = {
+        "SQL",        "sql",     "mysql",   "MariaDB",      "MySQL",     "errno",    "Errcode",
+        "Duplicate ", "syntax",  ".c:",     ".h:",          "/usr/",     "/tmp/",    "/work/",
+        "/home/",     "/var/",   "state/",  "0x",           "Traceback", "at line ", "SELECT ",
+        "INSERT ",    "UPDATE ", "DELETE ", "Segmentation", "abort",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (r->body != NULL && strstr(r->body, bad[i]) != NULL)
+            return bad[i];
+    return NULL;
+}
+
+static void no_leak(itest_resp *r, const char *what)
+{
+    const char *hit = leak(r);
+    ck_assert_msg(r->status >= 400, "%s: want an error: %s", what, itest_describe(r));
+    ck_assert_msg(hit == NULL, "%s: the answer holds \"%s\": %s", what, hit, itest_describe(r));
+    itest_free(r);
+}
+
+START_TEST(test_error_bodies)
+{
+    char *big = malloc(200001);
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'x', 200000);
+    big[200000] = '\0';
+    char body[512];
+    char *long_body = malloc(200100);
+    ck_assert_ptr_nonnull(long_body);
+    snprintf(long_body, 200100, "{\"name\":\"%s\",\"email\":\"a@b.example\"}", big);
+
+    /* Stray quotes and SQL-looking text where values go. */
+    static const char *const gets[] = {
+        "/api/v1/customers?q=%27%22%29%3B--",
+        "/api/v1/customers?sort=name%27",
+        "/api/v1/customers?cursor=%27%20OR%201%3D1",
+        "/api/v1/customers?limit=1%27",
+        "/api/v1/customers/1%27",
+        "/api/v1/products?sku=%27%3BDROP",
+        "/api/v1/orders?status=%27",
+        "/api/v1/sales/summary?from=2026-01-01%27",
+        "/api/v1/campaigns?channel=%27",
+        "/api/v1/segments/1%22/members",
+        "/api/v1/analytics/customers/%27",
+    };
+    for (size_t i = 0; i < sizeof gets / sizeof gets[0]; i++)
+        no_leak(itest_get(gets[i], NULL), gets[i]);
+    static const char *const posts[][2] = {
+        { "/api/v1/customers", "{\"name\":\"O'Brien\\\"\",\"email\":\"x'@y\"}" },
+        { "/api/v1/customers", "{\"name\":\"a\",\"email\":\"a@b.example\",\"status\":\"'\"}" },
+        { "/api/v1/products", "{\"sku\":\"A';--\",\"name\":\"n\",\"price_cents\":1,"
+                              "\"currency\":\"EUR\"}" },
+        { "/api/v1/orders", "{\"customer_id\":\"1 OR 1=1\",\"lines\":[]}" },
+        { "/api/v1/segments/preview", "{\"rule\":{\"all\":[{\"field\":\"status\","
+                                      "\"op\":\"eq\",\"value\":\"x' OR '1'='1\"}]}}" },
+        { "/api/v1/campaigns", "{\"name\":\"c\",\"channel\":\"email'\",\"currency\":\"EUR\"}" },
+    };
+    for (size_t i = 0; i < sizeof posts / sizeof posts[0]; i++)
+        no_leak(itest_json("POST", posts[i][0], NULL, posts[i][1]), posts[i][1]);
+
+    /* Oversize values: one field far past its limit, a body past 1 MiB. */
+    no_leak(itest_json("POST", "/api/v1/customers", NULL, long_body), "a 200,000-byte name");
+    snprintf(body, sizeof body, "/api/v1/customers?q=%.400s", big);
+    itest_resp *r = itest_get(body, NULL); /* a long word is a search, not an error */
+    const char *hit = leak(r);
+    ck_assert_msg(hit == NULL, "a 400-byte query: the answer holds \"%s\": %s", hit,
+                  itest_describe(r));
+    itest_free(r);
+    free(long_body);
+    free(big);
+}
+END_TEST
+
+static void db_start(void)
+{
+    const char *args[] = { "db-start", NULL };
+    itest_stack(NULL, 0, args);
+}
+
+/* The database down: every service answers 503 problems, and says nothing more. */
+START_TEST(test_error_bodies_db_down)
+{
+    char out[4096];
+    const char *stop[] = { "db-stop", NULL };
+    ck_assert_msg(itest_stack(out, sizeof out, stop) == 0, "stack.sh db-stop: %s", out);
+    static const char *const reads[] = {
+        "/api/v1/customers/1",
+        "/api/v1/customers?limit=5",
+        "/api/v1/products/1",
+        "/api/v1/orders?limit=5",
+        "/api/v1/sales/summary?from=2026-01-01",
+        "/api/v1/campaigns",
+        "/api/v1/segments/1/members",
+        "/api/v1/analytics/rfm",
+    };
+    for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++) {
+        itest_resp *r = itest_get(reads[i], NULL);
+        ck_assert_msg(r->status == 503, "%s with the database down: %s", reads[i],
+                      itest_describe(r));
+        no_leak(r, reads[i]);
+    }
+    no_leak(itest_json("POST", "/api/v1/customers", NULL,
+                       "{\"name\":\"Down\",\"email\":\"down@example.com\"}"),
+            "POST /api/v1/customers with the database down");
+    db_start();
+    /* Back: the next requests reconnect by themselves. */
+    double t0 = itest_now();
+    for (;;) {
+        itest_resp *r = itest_get("/api/v1/customers?limit=1", NULL);
+        int ok = r->status == 200;
+        itest_free(r);
+        if (ok)
+            break;
+        ck_assert_msg(itest_now() - t0 < 15.0, "customers still failing 15 s after db-start");
+        itest_sleep_ms(100);
+    }
+}
+END_TEST
+
 static Suite *edge_suite(void)
 {
     Suite *s = suite_create("edge");
@@ -149,7 +273,15 @@ static Suite *edge_suite(void)
     tcase_add_test(tc, test_tls_versions);
     tcase_add_test(tc, test_tls_suites_and_groups);
     tcase_add_test(tc, test_headers_everywhere);
+    tcase_add_test(tc, test_error_bodies);
     suite_add_tcase(s, tc);
+
+    TCase *down = tcase_create("database_down");
+    tcase_set_timeout(down, 60);
+    tcase_add_unchecked_fixture(down, NULL, db_start);
+    tcase_add_checked_fixture(down, NULL, itest_teardown);
+    tcase_add_test(down, test_error_bodies_db_down);
+    suite_add_tcase(s, down);
     return s;
 }
 
