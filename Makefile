@@ -2,7 +2,7 @@
 # user needs; see README.md.
 
 CC       ?= cc
-PKGS      = json-c libmicrohttpd libcurl
+PKGS      = json-c libmicrohttpd libcurl libargon2
 CFLAGS_W  = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wno-format-nonliteral
 CFLAGS   ?= -O2 -g

@@ -13,7 +13,7 @@ PACKAGES=(
     build-essential pkg-config
     libfcgi-dev libfcgi-bin
     default-libmysqlclient-dev libjson-c-dev libmicrohttpd-dev
-    libcurl4-openssl-dev libssl-dev
+    libcurl4-openssl-dev libssl-dev libargon2-dev
     check libsubunit-dev
     mariadb-server mariadb-client
     nginx openssl wrk
