@@ -61,6 +61,32 @@ int crm_api_etags_match(const crm_etags *e, int64_t version, int strong)
     return 0;
 }
 
+static int conditional(crm_req *r, const char *name, crm_etags *e)
+{
+    if (crm_api_etags_parse(crm_req_header(r, name), e) == CRM_OK)
+        return CRM_OK;
+    return crm_api_bad_header(r, name, "must be \"*\" or a list of entity tags");
+}
+
+int crm_api_if_match(crm_req *r, crm_etags *e)
+{
+    return conditional(r, "If-Match", e);
+}
+
+int crm_api_if_none_match(crm_req *r, crm_etags *e)
+{
+    return conditional(r, "If-None-Match", e);
+}
+
+int crm_api_not_modified(crm_req *r, const crm_etags *inm, int64_t version)
+{
+    if (!inm->present || !crm_api_etags_match(inm, version, 0))
+        return 0;
+    crm_res_header(r, "ETag", crm_api_etag(crm_req_arena(r), version));
+    crm_res_send(r, 304, NULL, NULL, 0);
+    return 1;
+}
+
 const char *crm_api_etag(crm_arena *a, int64_t version)
 {
     return crm_arena_printf(a, "\"%lld\"", (long long)version);

@@ -34,6 +34,15 @@ int crm_api_etags_parse(const char *h, crm_etags *e);
  * tag never matches, RFC 9110 13.1.1); If-None-Match weakly.
  */
 int crm_api_etags_match(const crm_etags *e, int64_t version, int strong);
+/*
+ * Read the request's If-Match / If-None-Match into e: CRM_OK, else the
+ * status of the 400 sent for a malformed header.
+ */
+int crm_api_if_match(crm_req *r, crm_etags *e);
+int crm_api_if_none_match(crm_req *r, crm_etags *e);
+/* A GET whose If-None-Match matches version: 304 with the ETag is sent
+   and 1 returned; else 0. */
+int crm_api_not_modified(crm_req *r, const crm_etags *inm, int64_t version);
 /* "\"<version>\"" */
 const char *crm_api_etag(crm_arena *a, int64_t version);
 

@@ -254,20 +254,19 @@ int customers_get(crm_req *r)
     int64_t id;
     customer c;
     crm_etags inm;
+    int rc;
 
     if (crm_req_path_id(r, "id", &id) != CRM_OK)
         return not_found(r);
-    if (crm_api_etags_parse(crm_req_header(r, "If-None-Match"), &inm) != CRM_OK)
-        return crm_api_bad_header(r, "If-None-Match", "must be \"*\" or a list of entity tags");
-    int rc = store_customer_get(db, crm_req_arena(r), id, 0, &c);
+    if ((rc = crm_api_if_none_match(r, &inm)) != CRM_OK)
+        return rc;
+    rc = store_customer_get(db, crm_req_arena(r), id, 0, &c);
     if (rc == CRM_NOTFOUND)
         return not_found(r);
     if (rc != CRM_OK)
         return db_error(r, rc);
-    if (inm.present && crm_api_etags_match(&inm, c.version, 0)) {
-        crm_res_header(r, "ETag", crm_api_etag(crm_req_arena(r), c.version));
-        return crm_res_send(r, 304, NULL, NULL, 0);
-    }
+    if (crm_api_not_modified(r, &inm, c.version))
+        return 304;
     return send_customer(r, 200, &c);
 }
 
@@ -521,8 +520,8 @@ static int update(crm_req *r, int mode)
 
     if (crm_req_path_id(r, "id", &id) != CRM_OK)
         return not_found(r);
-    if (crm_api_etags_parse(crm_req_header(r, "If-Match"), &im) != CRM_OK)
-        return crm_api_bad_header(r, "If-Match", "must be \"*\" or a list of entity tags");
+    if ((rc = crm_api_if_match(r, &im)) != CRM_OK)
+        return rc;
     if (mode == IN_PUT && !im.present)
         return crm_problem(r, 428, "PUT needs If-Match with the version you read");
     if ((rc = crm_body_fields(r, &fs)) != CRM_OK)
@@ -590,8 +589,8 @@ int customers_delete(crm_req *r)
 
     if (crm_req_path_id(r, "id", &id) != CRM_OK)
         return not_found(r);
-    if (crm_api_etags_parse(crm_req_header(r, "If-Match"), &im) != CRM_OK)
-        return crm_api_bad_header(r, "If-Match", "must be \"*\" or a list of entity tags");
+    if ((rc = crm_api_if_match(r, &im)) != CRM_OK)
+        return rc;
     for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
         if ((rc = crm_db_begin(db)) != CRM_OK)
             break;

@@ -293,20 +293,19 @@ int campaigns_get(crm_req *r)
     int64_t id;
     campaign c;
     crm_etags inm;
+    int rc;
 
     if (crm_req_path_id(r, "id", &id) != CRM_OK)
         return not_found(r);
-    if (crm_api_etags_parse(crm_req_header(r, "If-None-Match"), &inm) != CRM_OK)
-        return crm_api_bad_header(r, "If-None-Match", "must be \"*\" or a list of entity tags");
-    int rc = store_campaign_get(mk_db, crm_req_arena(r), id, 0, &c);
+    if ((rc = crm_api_if_none_match(r, &inm)) != CRM_OK)
+        return rc;
+    rc = store_campaign_get(mk_db, crm_req_arena(r), id, 0, &c);
     if (rc == CRM_NOTFOUND)
         return not_found(r);
     if (rc != CRM_OK)
         return mk_db_error(r, rc);
-    if (inm.present && crm_api_etags_match(&inm, c.version, 0)) {
-        crm_res_header(r, "ETag", crm_api_etag(crm_req_arena(r), c.version));
-        return crm_res_send(r, 304, NULL, NULL, 0);
-    }
+    if (crm_api_not_modified(r, &inm, c.version))
+        return 304;
     return send_campaign(r, 200, &c);
 }
 
@@ -464,8 +463,8 @@ int campaigns_patch(crm_req *r)
 
     if (crm_req_path_id(r, "id", &id) != CRM_OK)
         return not_found(r);
-    if (crm_api_etags_parse(crm_req_header(r, "If-Match"), &im) != CRM_OK)
-        return crm_api_bad_header(r, "If-Match", "must be \"*\" or a list of entity tags");
+    if ((rc = crm_api_if_match(r, &im)) != CRM_OK)
+        return rc;
     if ((rc = crm_body_fields(r, &fs)) != CRM_OK)
         return rc;
     if ((rc = crm_api_check_fields(r, fs.items, fs.n, NULL, fields, readonly)) != CRM_OK)
@@ -526,8 +525,8 @@ int campaigns_delete(crm_req *r)
 
     if (crm_req_path_id(r, "id", &id) != CRM_OK)
         return not_found(r);
-    if (crm_api_etags_parse(crm_req_header(r, "If-Match"), &im) != CRM_OK)
-        return crm_api_bad_header(r, "If-Match", "must be \"*\" or a list of entity tags");
+    if ((rc = crm_api_if_match(r, &im)) != CRM_OK)
+        return rc;
     if ((rc = crm_db_begin(mk_db)) == CRM_OK) {
         rc = store_campaign_get(mk_db, crm_req_arena(r), id, 1, &c);
         if (rc == CRM_OK && im.present && !crm_api_etags_match(&im, c.version, 1))
@@ -601,8 +600,8 @@ static int act(crm_req *r, campaign_action action)
 
     if (crm_req_path_id(r, "id", &id) != CRM_OK)
         return not_found(r);
-    if (crm_api_etags_parse(crm_req_header(r, "If-Match"), &im) != CRM_OK)
-        return crm_api_bad_header(r, "If-Match", "must be \"*\" or a list of entity tags");
+    if ((rc = crm_api_if_match(r, &im)) != CRM_OK)
+        return rc;
     if (crm_idem_init(&idem, r,
                       crm_arena_printf(a, "campaigns.%s.%lld", action_names[action],
                                        (long long)id)) != CRM_OK)

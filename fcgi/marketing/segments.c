@@ -107,20 +107,19 @@ int segments_get(crm_req *r)
     int64_t id;
     segment s;
     crm_etags inm;
+    int rc;
 
     if (crm_req_path_id(r, "id", &id) != CRM_OK)
         return not_found(r);
-    if (crm_api_etags_parse(crm_req_header(r, "If-None-Match"), &inm) != CRM_OK)
-        return crm_api_bad_header(r, "If-None-Match", "must be \"*\" or a list of entity tags");
-    int rc = store_segment_get(mk_db, crm_req_arena(r), id, 0, &s);
+    if ((rc = crm_api_if_none_match(r, &inm)) != CRM_OK)
+        return rc;
+    rc = store_segment_get(mk_db, crm_req_arena(r), id, 0, &s);
     if (rc == CRM_NOTFOUND)
         return not_found(r);
     if (rc != CRM_OK)
         return mk_db_error(r, rc);
-    if (inm.present && crm_api_etags_match(&inm, s.version, 0)) {
-        crm_res_header(r, "ETag", crm_api_etag(crm_req_arena(r), s.version));
-        return crm_res_send(r, 304, NULL, NULL, 0);
-    }
+    if (crm_api_not_modified(r, &inm, s.version))
+        return 304;
     return send_segment(r, 200, &s);
 }
 
@@ -281,8 +280,8 @@ int segments_patch(crm_req *r)
 
     if (crm_req_path_id(r, "id", &id) != CRM_OK)
         return not_found(r);
-    if (crm_api_etags_parse(crm_req_header(r, "If-Match"), &im) != CRM_OK)
-        return crm_api_bad_header(r, "If-Match", "must be \"*\" or a list of entity tags");
+    if ((rc = crm_api_if_match(r, &im)) != CRM_OK)
+        return rc;
     memset(&in, 0, sizeof(in));
     if ((rc = read_segment_in(r, &fs, 0, &in, &rs, &has_rule, &has)) != CRM_OK)
         return rc;
@@ -331,8 +330,8 @@ int segments_delete(crm_req *r)
 
     if (crm_req_path_id(r, "id", &id) != CRM_OK)
         return not_found(r);
-    if (crm_api_etags_parse(crm_req_header(r, "If-Match"), &im) != CRM_OK)
-        return crm_api_bad_header(r, "If-Match", "must be \"*\" or a list of entity tags");
+    if ((rc = crm_api_if_match(r, &im)) != CRM_OK)
+        return rc;
     if ((rc = crm_db_begin(mk_db)) == CRM_OK) {
         rc = store_segment_get(mk_db, crm_req_arena(r), id, 1, &s);
         if (rc == CRM_OK && im.present && !crm_api_etags_match(&im, s.version, 1)) {

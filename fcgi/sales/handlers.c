@@ -202,20 +202,19 @@ int products_get(crm_req *r)
     int64_t id;
     product p;
     crm_etags inm;
+    int rc;
 
     if (crm_req_path_id(r, "id", &id) != CRM_OK)
         return product_not_found(r);
-    if (crm_api_etags_parse(crm_req_header(r, "If-None-Match"), &inm) != CRM_OK)
-        return crm_api_bad_header(r, "If-None-Match", "must be \"*\" or a list of entity tags");
-    int rc = store_product_get(sales_db, crm_req_arena(r), id, 0, &p);
+    if ((rc = crm_api_if_none_match(r, &inm)) != CRM_OK)
+        return rc;
+    rc = store_product_get(sales_db, crm_req_arena(r), id, 0, &p);
     if (rc == CRM_NOTFOUND)
         return product_not_found(r);
     if (rc != CRM_OK)
         return sales_db_error(r, rc);
-    if (inm.present && crm_api_etags_match(&inm, p.version, 0)) {
-        crm_res_header(r, "ETag", crm_api_etag(crm_req_arena(r), p.version));
-        return crm_res_send(r, 304, NULL, NULL, 0);
-    }
+    if (crm_api_not_modified(r, &inm, p.version))
+        return 304;
     return send_product(r, 200, &p);
 }
 
@@ -434,8 +433,8 @@ static int product_update(crm_req *r, int mode)
 
     if (crm_req_path_id(r, "id", &id) != CRM_OK)
         return product_not_found(r);
-    if (crm_api_etags_parse(crm_req_header(r, "If-Match"), &im) != CRM_OK)
-        return crm_api_bad_header(r, "If-Match", "must be \"*\" or a list of entity tags");
+    if ((rc = crm_api_if_match(r, &im)) != CRM_OK)
+        return rc;
     if (mode == IN_PUT && !im.present)
         return crm_problem(r, 428, "PUT needs If-Match with the version you read");
     if ((rc = crm_body_fields(r, &fs)) != CRM_OK)
@@ -500,8 +499,8 @@ int products_delete(crm_req *r)
 
     if (crm_req_path_id(r, "id", &id) != CRM_OK)
         return product_not_found(r);
-    if (crm_api_etags_parse(crm_req_header(r, "If-Match"), &im) != CRM_OK)
-        return crm_api_bad_header(r, "If-Match", "must be \"*\" or a list of entity tags");
+    if ((rc = crm_api_if_match(r, &im)) != CRM_OK)
+        return rc;
     if ((rc = crm_db_begin(sales_db)) == CRM_OK) {
         rc = store_product_get(sales_db, crm_req_arena(r), id, 1, &p);
         if (rc == CRM_OK && im.present && !crm_api_etags_match(&im, p.version, 1))

@@ -438,17 +438,15 @@ int orders_get(crm_req *r)
 
     if (crm_req_path_id(r, "id", &id) != CRM_OK)
         return order_not_found(r);
-    if (crm_api_etags_parse(crm_req_header(r, "If-None-Match"), &inm) != CRM_OK)
-        return crm_api_bad_header(r, "If-None-Match", "must be \"*\" or a list of entity tags");
+    if ((rc = crm_api_if_none_match(r, &inm)) != CRM_OK)
+        return rc;
     rc = store_order_get(sales_db, a, id, 0, &o);
     if (rc == CRM_NOTFOUND)
         return order_not_found(r);
     if (rc != CRM_OK)
         return sales_db_error(r, rc);
-    if (inm.present && crm_api_etags_match(&inm, o.version, 0)) {
-        crm_res_header(r, "ETag", crm_api_etag(a, o.version));
-        return crm_res_send(r, 304, NULL, NULL, 0);
-    }
+    if (crm_api_not_modified(r, &inm, o.version))
+        return 304;
     if ((rc = store_order_lines(sales_db, a, &o)) != CRM_OK)
         return sales_db_error(r, rc);
     order_out(&o);
@@ -824,8 +822,8 @@ static int run_edit(crm_req *r, const crm_fields *fs, crm_valid *v, edit *e)
 
     if (crm_req_path_id(r, "id", &id) != CRM_OK)
         return order_not_found(r);
-    if (crm_api_etags_parse(crm_req_header(r, "If-Match"), &im) != CRM_OK)
-        return crm_api_bad_header(r, "If-Match", "must be \"*\" or a list of entity tags");
+    if ((rc = crm_api_if_match(r, &im)) != CRM_OK)
+        return rc;
     memset(&idem, 0, sizeof(idem));
     if (e->scope != NULL &&
         crm_idem_init(&idem, r, crm_arena_printf(a, "%s.%lld", e->scope, (long long)id)) != CRM_OK)
@@ -1261,8 +1259,8 @@ static int act(crm_req *r, order_action action)
 
     if (crm_req_path_id(r, "id", &id) != CRM_OK)
         return order_not_found(r);
-    if (crm_api_etags_parse(crm_req_header(r, "If-Match"), &im) != CRM_OK)
-        return crm_api_bad_header(r, "If-Match", "must be \"*\" or a list of entity tags");
+    if ((rc = crm_api_if_match(r, &im)) != CRM_OK)
+        return rc;
     if (crm_idem_init(&idem, r,
                       crm_arena_printf(a, "orders.%s.%lld", order_action_name(action),
                                        (long long)id)) != CRM_OK)

@@ -143,6 +143,56 @@ static json_object *parse_json(const char *s)
 /* ---------------------------------------------------------------- */
 /* Entity tags */
 
+/* A GET with header name: value (value NULL: absent). */
+static crm_req *get_with(const char *name, const char *value)
+{
+    fake_req_done(&f);
+    fake_req_init(&f);
+    fake_req_set(&f, "REQUEST_METHOD", "GET");
+    fake_req_set(&f, "REQUEST_URI", "/api/v1/orders/7");
+    fake_req_set(&f, "DOCUMENT_URI", "/api/v1/orders/7");
+    fake_req_set(&f, "REQUEST_ID", "req-api-2");
+    if (value != NULL)
+        fake_req_set(&f, name, value);
+    f.out_max = 16384;
+    return crm_req_new(arena, &fake_req_io, &f, 4096);
+}
+
+START_TEST(test_conditional_helpers)
+{
+    crm_etags e;
+    /* Well-formed or absent: CRM_OK and nothing sent. */
+    crm_req *r = get_with("HTTP_IF_NONE_MATCH", "\"3\"");
+    ck_assert_int_eq(crm_api_if_none_match(r, &e), CRM_OK);
+    ck_assert_int_eq(f.writes, 0);
+    /* A match: 304 with the ETag, and 1. */
+    ck_assert_int_eq(crm_api_not_modified(r, &e, 3), 1);
+    assert_status(304);
+    ck_assert_str_eq(fake_res_header(&f, "ETag"), "\"3\"");
+    /* No match, or no header: 0 and nothing sent. */
+    r = get_with("HTTP_IF_NONE_MATCH", "\"3\"");
+    ck_assert_int_eq(crm_api_if_none_match(r, &e), CRM_OK);
+    ck_assert_int_eq(crm_api_not_modified(r, &e, 4), 0);
+    ck_assert_int_eq(f.writes, 0);
+    r = get_with("HTTP_IF_NONE_MATCH", NULL);
+    ck_assert_int_eq(crm_api_if_none_match(r, &e), CRM_OK);
+    ck_assert_int_eq(crm_api_not_modified(r, &e, 4), 0);
+    ck_assert_int_eq(f.writes, 0);
+    /* Malformed: a 400 naming the header, and its status. */
+    r = get_with("HTTP_IF_NONE_MATCH", "3");
+    ck_assert_int_eq(crm_api_if_none_match(r, &e), 400);
+    assert_status(400);
+    ck_assert_ptr_nonnull(strstr(fake_res_body(&f), "If-None-Match"));
+    r = get_with("HTTP_IF_MATCH", "W/");
+    ck_assert_int_eq(crm_api_if_match(r, &e), 400);
+    assert_status(400);
+    ck_assert_ptr_nonnull(strstr(fake_res_body(&f), "If-Match"));
+    r = get_with("HTTP_IF_MATCH", "\"5\"");
+    ck_assert_int_eq(crm_api_if_match(r, &e), CRM_OK);
+    ck_assert(e.present && crm_api_etags_match(&e, 5, 1));
+}
+END_TEST
+
 START_TEST(test_etags_absent)
 {
     crm_etags e;
@@ -1278,6 +1328,7 @@ static Suite *api_suite(void)
 
     TCase *tc = tcase_create("etags");
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_conditional_helpers);
     tcase_add_test(tc, test_etags_absent);
     tcase_add_test(tc, test_etags_star);
     tcase_add_test(tc, test_etags_single);
