@@ -519,6 +519,21 @@ const char *itest_check_security_headers(const itest_resp *r)
     return NULL;
 }
 
+/* Text no answer may hold: it would tell an attacker about the insides. */
+const char *itest_leak(const itest_resp *r)
+{
+    static const char *const bad[] = {
+        "SQL",        "sql",     "mysql",   "MariaDB",      "MySQL",     "errno",    "Errcode",
+        "Duplicate ", "syntax",  ".c:",     ".h:",          "/usr/",     "/tmp/",    "/work/",
+        "/home/",     "/var/",   "state/",  "0x",           "Traceback", "at line ", "SELECT ",
+        "INSERT ",    "UPDATE ", "DELETE ", "Segmentation", "abort",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (r->body != NULL && strstr(r->body, bad[i]) != NULL)
+            return bad[i];
+    return NULL;
+}
+
 /* ---- JSON --------------------------------------------------------------------------------- */
 
 json_object *itest_jget(json_object *o, const char *key)

@@ -95,6 +95,9 @@ const char *itest_check_problem(const itest_resp *r, long status);
 /* X-Content-Type-Options: nosniff, Strict-Transport-Security and
    Content-Security-Policy present. */
 const char *itest_check_security_headers(const itest_resp *r);
+/* The first text of the body that only the server should know (SQL,
+   database messages, errno text, paths, source locations), or NULL. */
+const char *itest_leak(const itest_resp *r);
 
 #define ITEST_OK_(expr)                                                                            \
     do {                                                                                           \

@@ -1,5 +1,6 @@
 /*
- * test_zz_faults.c - the stack under faults: MariaDB restarted, a worker
+ * test_zz_faults.c - the stack under faults: MariaDB stopped (every service
+ * answers 503 problems that say nothing of the insides), MariaDB restarted, a worker
  * SIGKILLed, the pool SIGTERMed under load. Named to run after every other
  * integration suite; it leaves the stack as it found it (DB up, pool up).
  */
@@ -436,6 +437,61 @@ static void restore_stack(void)
     itest_stack(NULL, 0, pool);
 }
 
+/* An error answer that holds nothing only the server should know. */
+static void no_leak_fault(itest_resp *r, const char *what)
+{
+    const char *hit = itest_leak(r);
+    ck_assert_msg(r->status >= 400, "%s: want an error: %s", what, itest_describe(r));
+    ck_assert_msg(hit == NULL, "%s: the answer holds \"%s\": %s", what, hit, itest_describe(r));
+    itest_free(r);
+}
+
+static void db_start(void)
+{
+    const char *args[] = { "db-start", NULL };
+    itest_stack(NULL, 0, args);
+}
+
+/* The database down: every service answers 503 problems, and says nothing more. */
+START_TEST(test_error_bodies_db_down)
+{
+    char out[4096];
+    const char *stop[] = { "db-stop", NULL };
+    ck_assert_msg(itest_stack(out, sizeof out, stop) == 0, "stack.sh db-stop: %s", out);
+    static const char *const reads[] = {
+        "/api/v1/customers/1",
+        "/api/v1/customers?limit=5",
+        "/api/v1/products/1",
+        "/api/v1/orders?limit=5",
+        "/api/v1/sales/summary?from=2026-01-01",
+        "/api/v1/campaigns",
+        "/api/v1/segments/1/members",
+        "/api/v1/analytics/rfm",
+    };
+    for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++) {
+        itest_resp *r = itest_get(reads[i], NULL);
+        ck_assert_msg(r->status == 503, "%s with the database down: %s", reads[i],
+                      itest_describe(r));
+        no_leak_fault(r, reads[i]);
+    }
+    no_leak_fault(itest_json("POST", "/api/v1/customers", NULL,
+                             "{\"name\":\"Down\",\"email\":\"down@example.com\"}"),
+                  "POST /api/v1/customers with the database down");
+    db_start();
+    /* Back: the next requests reconnect by themselves. */
+    double t0 = itest_now();
+    for (;;) {
+        itest_resp *r = itest_get("/api/v1/customers?limit=1", NULL);
+        int ok = r->status == 200;
+        itest_free(r);
+        if (ok)
+            break;
+        ck_assert_msg(itest_now() - t0 < 15.0, "customers still failing 15 s after db-start");
+        itest_sleep_ms(100);
+    }
+}
+END_TEST
+
 static Suite *faults_suite(void)
 {
     Suite *s = suite_create("faults");
@@ -447,6 +503,14 @@ static Suite *faults_suite(void)
     tcase_add_test(tc, test_worker_killed);
     tcase_add_test(tc, test_sigterm_drain);
     suite_add_tcase(s, tc);
+
+    /* Last: it leaves every other pool's workers to reconnect on their own. */
+    TCase *down = tcase_create("database_down");
+    tcase_set_timeout(down, 60);
+    tcase_add_unchecked_fixture(down, NULL, restore_stack);
+    tcase_add_checked_fixture(down, NULL, itest_teardown);
+    tcase_add_test(down, test_error_bodies_db_down);
+    suite_add_tcase(s, down);
     return s;
 }
 
