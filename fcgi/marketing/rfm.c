@@ -3,9 +3,11 @@
  *
  * The refresher is the pool's sidecar: one process per pod, and one active
  * per service (a MySQL named lock, as the relay). When a customer's metrics
- * changed since the last refresh (customers.updated_at moved) — or an hour
- * passed, since recency moves with the clock — it recomputes the quintile
- * cut-offs (four indexed OFFSET reads per dimension) and the R x F grid
+ * changed since the last refresh (customers.updated_at moved; and for a
+ * minute after a change, in case a late commit carried an older time: see
+ * stale()) — or an hour passed, since recency moves with the clock — it
+ * recomputes the quintile cut-offs (four indexed OFFSET reads per
+ * dimension) and the R x F grid
  * (one aggregate over the customers with orders), and stores both. No
  * request ever rescans the customers: scores are read against the stored
  * cut-offs, the grid from its table.
@@ -22,7 +24,8 @@
 #include <time.h>
 
 #define LOCK_WAIT_MS  1000
-#define MAX_AGE_HOURS 1
+#define MAX_AGE_S     3600 /* recency moves with the clock */
+#define LATE_COMMIT_S 60   /* longer than any transaction (lock waits are 50 s) */
 
 int rfm_score_int(int64_t v, const int64_t c[4])
 {
@@ -47,24 +50,34 @@ static void nap(long ms)
         ;
 }
 
-/* "YYYY-MM-DD HH:MM:SS..." older than hours before now (both as stored). */
-static int older_than(const char *t, const char *now, int hours)
+/* Seconds since the epoch of a time as stored ("YYYY-MM-DD HH:MM:SS..."), or -1. */
+static time_t seconds_of(const char *t)
 {
-    struct tm a, b;
-    memset(&a, 0, sizeof(a));
-    memset(&b, 0, sizeof(b));
-    if (t == NULL ||
-        sscanf(t, "%d-%d-%d %d:%d:%d", &a.tm_year, &a.tm_mon, &a.tm_mday, &a.tm_hour, &a.tm_min,
-               &a.tm_sec) != 6 ||
-        sscanf(now, "%d-%d-%d %d:%d:%d", &b.tm_year, &b.tm_mon, &b.tm_mday, &b.tm_hour, &b.tm_min,
-               &b.tm_sec) != 6)
-        return 1;
-    return timegm(&b) - timegm(&a) > (time_t)hours * 3600;
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    if (t == NULL || sscanf(t, "%d-%d-%d %d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                            &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return timegm(&tm);
 }
 
-static int same(const char *a, const char *b)
+/*
+ * Refresh again? When the newest change differs from the one the last
+ * refresh saw; when that refresh came less than LATE_COMMIT_S after the
+ * newest change (a transaction stamps its rows before it commits, so one
+ * that committed after the refresh read may carry an older time than what
+ * that refresh saw: looking again for a while catches it); and hourly.
+ */
+static int stale(const char *changed, const char *seen, const char *computed, const char *now)
 {
-    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+    time_t ch = seconds_of(changed), co = seconds_of(computed), n = seconds_of(now);
+    if (changed == NULL)
+        return 0; /* no customer yet */
+    if (seen == NULL || strcmp(changed, seen) != 0 || ch < 0 || co < 0 || n < 0)
+        return 1;
+    return co - ch < LATE_COMMIT_S || n - co > MAX_AGE_S;
 }
 
 /* One refresh, in one transaction. */
@@ -134,8 +147,7 @@ int rfm_refresher_run(const crm_config *conf)
         }
         const char *changed = NULL, *seen = NULL, *computed = NULL;
         int rc = store_rfm_state(db, a, &changed, &seen, &computed);
-        if (rc == CRM_OK && changed != NULL &&
-            (!same(changed, seen) || older_than(computed, crm_api_now(a), MAX_AGE_HOURS))) {
+        if (rc == CRM_OK && stale(changed, seen, computed, crm_api_now(a))) {
             rc = refresh(db, a, changed);
             if (rc != CRM_OK && rc != CRM_CONFLICT)
                 crm_log_warn("rfm refresh failed (%d); trying again", rc);
