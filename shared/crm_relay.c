@@ -180,8 +180,8 @@ static int settle(crm_db *db, size_t i, subscriber *s)
 
 /*
  * Send the fetched batches of subs[due[0..nd)] at once: the subscribers
- * apply them in parallel, so one slow subscriber does not hold the others
- * back for the length of its own work. The first goes in this thread.
+ * apply them in parallel, so a round lasts as long as the slowest of them
+ * rather than all of them in turn. The first goes in this thread.
  */
 static void send_all(subscriber *subs, const size_t *due, size_t nd)
 {

@@ -13,8 +13,9 @@
  * batch, so an event is delivered at least once and never skipped;
  * consumers make the effect exactly-once (inbox). Batches due to several
  * subscribers go out at once (one thread each for the HTTP call; the
- * database work stays in the relay's own thread), so a slow subscriber
- * delays only itself.
+ * database work stays in the relay's own thread): a round takes as long
+ * as its slowest delivery, not the sum of them, and a subscriber that is
+ * down (failing fast, then backing off) costs the others nothing.
  * A failed delivery is retried with capped exponential backoff and jitter,
  * forever: events are never dropped. Pending count, age of the oldest,
  * deliveries, failures and attempts go to /metrics on the admin port.
