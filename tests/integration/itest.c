@@ -1059,3 +1059,32 @@ void itest_uuid4(char out[37])
              b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
              b[14], b[15]);
 }
+
+/* ---- pools ---- */
+
+void itest_stack_ok(const char *cmd, const char *svc)
+{
+    char out[8192];
+    const char *args[] = { cmd, svc, NULL };
+    int rc = itest_stack(out, sizeof out, args);
+    ck_assert_msg(rc == 0, "stack.sh %s %s exited %d: %s", cmd, svc, rc, out);
+}
+
+int itest_wait_serving(const char *path, double secs)
+{
+    double until = itest_now() + secs;
+    while (itest_now() < until) {
+        itest_resp *r = itest_get(path, NULL);
+        long st = r->status;
+        itest_free(r);
+        if (st == 200)
+            return 1;
+        itest_sleep_ms(100);
+    }
+    return 0;
+}
+
+int itest_child_of(pid_t pid, pid_t parent)
+{
+    return pid > 0 && itest_pid_alive(pid) && itest_parent_pid(pid) == parent;
+}

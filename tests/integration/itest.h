@@ -232,4 +232,13 @@ void itest_event_sign(const char *key, long long ts, const char *body, char out[
 /* A random UUID v4, lower case. */
 void itest_uuid4(char out[37]);
 
+/* ---- pools ---- */
+
+/* stack.sh CMD SVC (pool-start, pool-stop ...), which must succeed. */
+void itest_stack_ok(const char *cmd, const char *svc);
+/* 1 once GET path answers 200, polling every 100 ms for up to secs. */
+int itest_wait_serving(const char *path, double secs);
+/* 1 when pid is alive and a child of parent (a pool's worker or sidecar). */
+int itest_child_of(pid_t pid, pid_t parent);
+
 #endif

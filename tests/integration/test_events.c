@@ -227,29 +227,6 @@ static int wait_order_refused(int64_t cust, double secs, long interval_ms, char 
 
 /* ---- stack control ------------------------------------------------------------------------ */
 
-static void stack_ok(const char *cmd, const char *svc)
-{
-    char out[8192];
-    const char *args[] = { cmd, svc, NULL };
-    int rc = itest_stack(out, sizeof out, args);
-    ck_assert_msg(rc == 0, "stack.sh %s %s exited %d: %s", cmd, svc, rc, out);
-}
-
-/* GET path until it answers 200 or secs pass; 1 when it did. */
-static int wait_serving(const char *path, double secs)
-{
-    double until = itest_now() + secs;
-    while (itest_now() < until) {
-        itest_resp *r = itest_get(path, NULL);
-        long st = r->status;
-        itest_free(r);
-        if (st == 200)
-            return 1;
-        itest_sleep_ms(100);
-    }
-    return 0;
-}
-
 #define CUSTOMERS_PING ITEST_CUSTOMERS "/ping"
 #define SALES_PROBE    ITEST_PRODUCTS "?limit=1"
 
@@ -600,7 +577,7 @@ START_TEST(test_create_by_event)
                itest_now() - t0, stats_describe(&s));
     stats_free(&s);
 
-    stack_ok("pool-stop", "customers");
+    itest_stack_ok("pool-stop", "customers");
     itest_resp *r = itest_get(CUSTOMERS_PING, NULL);
     ck_assert_msg(r->status != 200, "customers still answers after pool-stop: %s",
                   itest_describe(r));
@@ -609,8 +586,8 @@ START_TEST(test_create_by_event)
     /* No read-through possible: only the event can have told sales. */
     expect_order_ok(cust, "customers down, customer known by event");
 
-    stack_ok("pool-start", "customers");
-    ck_assert_msg(wait_serving(CUSTOMERS_PING, POOL_BACK_S),
+    itest_stack_ok("pool-start", "customers");
+    ck_assert_msg(itest_wait_serving(CUSTOMERS_PING, POOL_BACK_S),
                   "customers does not answer %.0f s after pool-start", POOL_BACK_S);
 }
 END_TEST
@@ -655,12 +632,6 @@ static long log_size(void)
     return (long)st.st_size;
 }
 
-/* 1 when pid is alive and a child of supervisor. */
-static int relay_alive(pid_t pid, pid_t supervisor)
-{
-    return pid > 0 && itest_pid_alive(pid) && itest_parent_pid(pid) == supervisor;
-}
-
 /*
  * The customers log from byte offset on: the pid of the last "relay
  * started" line whose relay is alive and a child of supervisor (-1 when
@@ -702,7 +673,7 @@ static pid_t relay_from_log(long offset, pid_t supervisor, int *leads, char *tra
         }
         if (msg != NULL && strncmp(msg, RELAY_STARTED, strlen(RELAY_STARTED)) == 0) {
             long pid_n = strtol(msg + strlen(RELAY_STARTED), NULL, 10);
-            if (pid_n > 1 && relay_alive((pid_t)pid_n, supervisor)) {
+            if (pid_n > 1 && itest_child_of((pid_t)pid_n, supervisor)) {
                 found = (pid_t)pid_n;
                 *leads = 0;
             }
@@ -759,7 +730,7 @@ START_TEST(test_relay_killed)
             itest_note("killing relay %ld: %g of %d delivered, %s", (long)relay,
                        s.delivered - before, KILL_AFTER, stats_describe(&s));
             stats_free(&s);
-            ck_assert_msg(relay_alive(relay, sup), "relay %ld is no longer a child of %ld",
+            ck_assert_msg(itest_child_of(relay, sup), "relay %ld is no longer a child of %ld",
                           (long)relay, (long)sup);
             offset = log_size(); /* "relay started" lines past here are new */
             ck_assert_msg(kill(relay, SIGKILL) == 0, "kill -KILL %ld: %s", (long)relay,
@@ -804,21 +775,21 @@ START_TEST(test_relay_killed)
     }
     itest_note("after the kill: %s", stats_describe(&s));
     stats_free(&s);
-    ck_assert_msg(!relay_alive(relay, sup), "killed relay %ld still alive", (long)relay);
+    ck_assert_msg(!itest_child_of(relay, sup), "killed relay %ld still alive", (long)relay);
 
     /* The supervisor replaced the relay and nothing else. */
     pid_t sup_now = itest_pool_pid("customers");
     ck_assert_msg(sup_now == sup, "customers supervisor was %ld before the relay kill, %ld after",
                   (long)sup, (long)sup_now);
-    ck_assert_msg(relay_alive(fresh, sup), "relay %ld is not a child of supervisor %ld",
+    ck_assert_msg(itest_child_of(fresh, sup), "relay %ld is not a child of supervisor %ld",
                   (long)fresh, (long)sup);
     for (size_t i = 0; i < n_workers; i++)
-        ck_assert_msg(relay_alive(workers[i], sup),
+        ck_assert_msg(itest_child_of(workers[i], sup),
                       "customers worker %ld (of supervisor %ld) gone after the relay kill",
                       (long)workers[i], (long)sup);
 
     /* (4) No loss: with customers down, only events can have told sales. */
-    stack_ok("pool-stop", "customers");
+    itest_stack_ok("pool-stop", "customers");
     itest_resp *r = itest_get(CUSTOMERS_PING, NULL);
     ck_assert_msg(r->status != 200, "customers still answers after pool-stop: %s",
                   itest_describe(r));
@@ -845,8 +816,8 @@ START_TEST(test_relay_killed)
                   missing, KILL_CUSTOMERS, pids, first);
 
     /* (5) Customers back. */
-    stack_ok("pool-start", "customers");
-    ck_assert_msg(wait_serving(CUSTOMERS_PING, POOL_BACK_S),
+    itest_stack_ok("pool-start", "customers");
+    ck_assert_msg(itest_wait_serving(CUSTOMERS_PING, POOL_BACK_S),
                   "customers does not answer %.0f s after pool-start", POOL_BACK_S);
 }
 END_TEST
@@ -862,7 +833,7 @@ START_TEST(test_sales_down)
     stats_get(&s0);
     ck_assert_msg(s0.have_failures && s0.have_delivered, "%s", stats_describe(&s0));
 
-    stack_ok("pool-stop", "sales");
+    itest_stack_ok("pool-stop", "sales");
     itest_resp *r = itest_get(SALES_PROBE, NULL);
     ck_assert_msg(r->status != 200, "sales still answers after pool-stop: %s", itest_describe(r));
     itest_free(r);
@@ -895,8 +866,8 @@ START_TEST(test_sales_down)
     stats_free(&s);
 
     /* Sales back: the delete arrives (the backoff is capped at 30 s). */
-    stack_ok("pool-start", "sales");
-    ck_assert_msg(wait_serving(SALES_PROBE, POOL_BACK_S),
+    itest_stack_ok("pool-start", "sales");
+    ck_assert_msg(itest_wait_serving(SALES_PROBE, POOL_BACK_S),
                   "sales does not answer %.0f s after pool-start", POOL_BACK_S);
     double t0 = itest_now();
     int ok = wait_order_refused(cust, REDELIVER_WITHIN, 250, last, sizeof last);
@@ -937,7 +908,7 @@ static void restore_pool(const char *svc, const char *probe)
     int rc = itest_stack(out, sizeof out, args);
     if (rc != 0)
         fprintf(stderr, "test_events: stack.sh pool-start %s exited %d: %s\n", svc, rc, out);
-    if (!wait_serving(probe, POOL_BACK_S))
+    if (!itest_wait_serving(probe, POOL_BACK_S))
         fprintf(stderr, "test_events: %s does not answer after pool-start\n", svc);
 }
 

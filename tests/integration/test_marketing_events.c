@@ -991,29 +991,6 @@ static int wait_sales_drained(double secs, relay_stats *s)
 
 /* ---- stack control ------------------------------------------------------------------------ */
 
-static void stack_ok(const char *cmd, const char *svc)
-{
-    char out[8192];
-    const char *args[] = { cmd, svc, NULL };
-    int rc = itest_stack(out, sizeof out, args);
-    ck_assert_msg(rc == 0, "stack.sh %s %s exited %d: %s", cmd, svc, rc, out);
-}
-
-/* GET path until it answers 200 or secs pass; 1 when it did. */
-static int wait_serving(const char *path, double secs)
-{
-    double until = itest_now() + secs;
-    while (itest_now() < until) {
-        itest_resp *r = itest_get(path, NULL);
-        long st = r->status;
-        itest_free(r);
-        if (st == 200)
-            return 1;
-        itest_sleep_ms(100);
-    }
-    return 0;
-}
-
 /* ==== (1) end to end ======================================================================== */
 
 START_TEST(test_end_to_end)
@@ -1507,12 +1484,6 @@ static long log_size(void)
     return (long)st.st_size;
 }
 
-/* 1 when pid is alive and a child of supervisor. */
-static int relay_alive(pid_t pid, pid_t supervisor)
-{
-    return pid > 0 && itest_pid_alive(pid) && itest_parent_pid(pid) == supervisor;
-}
-
 /*
  * The sales log from byte offset on: the pid of the last "relay started"
  * line whose relay is alive and a child of supervisor (-1 when none);
@@ -1535,7 +1506,7 @@ static pid_t relay_from_log(long offset, pid_t supervisor, int *leads)
         int64_t pid = itest_jint(o, "pid");
         if (msg != NULL && strncmp(msg, RELAY_STARTED, strlen(RELAY_STARTED)) == 0) {
             long pid_n = strtol(msg + strlen(RELAY_STARTED), NULL, 10);
-            if (pid_n > 1 && relay_alive((pid_t)pid_n, supervisor)) {
+            if (pid_n > 1 && itest_child_of((pid_t)pid_n, supervisor)) {
                 found = (pid_t)pid_n;
                 *leads = 0;
             }
@@ -1611,7 +1582,7 @@ START_TEST(test_sales_relay_killed)
             }
             itest_note("killing sales relay %ld: %g of %d events delivered", (long)relay,
                        s.delivered - before, events);
-            ck_assert_msg(relay_alive(relay, sup), "relay %ld is no longer a child of %ld",
+            ck_assert_msg(itest_child_of(relay, sup), "relay %ld is no longer a child of %ld",
                           (long)relay, (long)sup);
             offset = log_size();
             ck_assert_msg(kill(relay, SIGKILL) == 0, "kill -KILL %ld: %s", (long)relay,
@@ -1647,12 +1618,12 @@ START_TEST(test_sales_relay_killed)
                       before + events, stats_describe(&s));
         itest_sleep_ms(100);
     }
-    ck_assert_msg(!relay_alive(relay, sup), "killed relay %ld still alive", (long)relay);
+    ck_assert_msg(!itest_child_of(relay, sup), "killed relay %ld still alive", (long)relay);
     ck_assert_msg(itest_pool_pid("sales") == sup, "the sales supervisor changed");
-    ck_assert_msg(relay_alive(fresh, sup), "relay %ld is not a child of supervisor %ld",
+    ck_assert_msg(itest_child_of(fresh, sup), "relay %ld is not a child of supervisor %ld",
                   (long)fresh, (long)sup);
     for (size_t i = 0; i < n_workers; i++)
-        ck_assert_msg(relay_alive(workers[i], sup), "sales worker %ld gone after the relay kill",
+        ck_assert_msg(itest_child_of(workers[i], sup), "sales worker %ld gone after the relay kill",
                       (long)workers[i]);
 
     /* No loss, no double count. */
@@ -1691,7 +1662,7 @@ START_TEST(test_marketing_down)
     sales_stats(&s0);
     ck_assert_msg(s0.have_failures && s0.have_delivered, "%s", stats_describe(&s0));
 
-    stack_ok("pool-stop", "marketing");
+    itest_stack_ok("pool-stop", "marketing");
     itest_resp *r = itest_get(MARKETING_PING, NULL);
     ck_assert_msg(r->status != 200, "marketing still answers after pool-stop: %s",
                   itest_describe(r));
@@ -1734,8 +1705,8 @@ START_TEST(test_marketing_down)
     truths(custs, OUTAGE_CUSTOMERS, jobs, OUTAGE_ORDERS, orders, revenue);
 
     /* Marketing back: every event arrives, each counted once. */
-    stack_ok("pool-start", "marketing");
-    ck_assert_msg(wait_serving(MARKETING_PING, POOL_BACK_S),
+    itest_stack_ok("pool-start", "marketing");
+    ck_assert_msg(itest_wait_serving(MARKETING_PING, POOL_BACK_S),
                   "marketing does not answer %.0f s after pool-start", POOL_BACK_S);
     t0 = itest_now();
     int ok =
@@ -1800,11 +1771,11 @@ START_TEST(test_big_batches)
     ck_assert_msg(wait_metrics(cust, 0, 0, ARRIVE_WITHIN_S, &v), "customer not in marketing: %s",
                   v.text);
 
-    stack_ok("pool-stop", "marketing");
+    itest_stack_ok("pool-stop", "marketing");
     for (int i = 0; i < BIG_ORDERS; i++)
         confirmed_order(cust, lines, 100 * BIG_LINES, NULL, 0);
-    stack_ok("pool-start", "marketing");
-    ck_assert_msg(wait_serving(MARKETING_PING, POOL_BACK_S),
+    itest_stack_ok("pool-start", "marketing");
+    ck_assert_msg(itest_wait_serving(MARKETING_PING, POOL_BACK_S),
                   "marketing does not answer %.0f s after pool-start", POOL_BACK_S);
     int ok = wait_metrics(cust, BIG_ORDERS, (int64_t)BIG_ORDERS * 100 * BIG_LINES,
                           REDELIVER_WITHIN_S, &v);
@@ -1830,7 +1801,7 @@ static void restore_marketing(void)
     if (rc != 0)
         fprintf(stderr, "test_marketing_events: stack.sh pool-start marketing exited %d: %s\n", rc,
                 out);
-    if (!wait_serving(MARKETING_PING, POOL_BACK_S))
+    if (!itest_wait_serving(MARKETING_PING, POOL_BACK_S))
         fprintf(stderr, "test_marketing_events: marketing does not answer after pool-start\n");
 }
 
