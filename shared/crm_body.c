@@ -3,6 +3,7 @@
  */
 #include "crm_body.h"
 
+#include "crm_auth.h"
 #include "crm_form.h"
 #include "crm_json.h"
 #include "crm_problem.h"
@@ -52,6 +53,21 @@ static int body_kind(const char *ct)
     return BODY_OTHER;
 }
 
+/* A form's CSRF token is the router's (crm_auth.h), not a field of the
+   resource: handlers never see it, so it is never an unknown field. */
+static void drop_csrf_field(crm_req *r, crm_fields *fs)
+{
+    if (crm_fields_get(fs, CRM_AUTH_CSRF_FIELD) == NULL)
+        return;
+    crm_field *kept = crm_arena_alloc(crm_req_arena(r), sizeof(crm_field) * fs->n);
+    size_t n = 0;
+    for (size_t i = 0; i < fs->n; i++)
+        if (strcmp(fs->items[i].name, CRM_AUTH_CSRF_FIELD) != 0)
+            kept[n++] = fs->items[i];
+    fs->items = kept;
+    fs->n = n;
+}
+
 int crm_body_fields(crm_req *r, crm_fields *out)
 {
     const char *body, *why = NULL;
@@ -72,6 +88,8 @@ int crm_body_fields(crm_req *r, crm_fields *out)
         rc = crm_json_parse(crm_req_arena(r), body, len, out, &why);
     else
         rc = crm_form_parse(crm_req_arena(r), body, len, CRM_FORM_MAX_FIELDS, out, &why);
+    if (rc == CRM_OK && kind == BODY_FORM)
+        drop_csrf_field(r, out);
     if (rc == CRM_TOOBIG && why == NULL)
         why = "too many fields";
     if (rc != CRM_OK) {

@@ -15,7 +15,8 @@
  * utf-8 or none) or application/x-www-form-urlencoded. Returns CRM_OK
  * with *out filled, or sends a problem and returns its status: 413 over
  * the body cap, 415 for any other or missing type, 400 for a body that
- * does not parse (crm_json_parse / crm_form_parse rules).
+ * does not parse (crm_json_parse / crm_form_parse rules). A form's
+ * csrf_token field (crm_auth.h) is left out of *out.
  */
 int crm_body_fields(crm_req *r, crm_fields *out);
 

@@ -303,6 +303,17 @@ const crm_conf_entry crm_config_table[] = {
         "marketing: the currency of revenue metrics, RFM and segments (no conversion)"),
     INT("CRM_RFM_REFRESH_MS", rfm_refresh_ms, "1000", 100, 3600000,
         "marketing: shortest time between two RFM refreshes, in milliseconds"),
+    STR("CRM_JWT_PUBLIC_KEYS", jwt_public_keys, NULL,
+        "PEM Ed25519 public keys access tokens are checked with (current and previous)"),
+    SECRET("CRM_JWT_SIGNING_KEY", jwt_signing_key,
+           "identity: PEM Ed25519 private key that signs access tokens"),
+    INT("CRM_TOKEN_TTL", token_ttl, "900", 60, 86400, "seconds an access token is valid"),
+    INT("CRM_LOGIN_ACCOUNT_FAILURES", login_account_failures, "10", 1, 1000,
+        "identity: failed logins of one account in a window before 429"),
+    INT("CRM_LOGIN_ADDRESS_FAILURES", login_address_failures, "20", 1, 100000,
+        "identity: failed logins from one client address in a window before 429"),
+    INT("CRM_LOGIN_WINDOW", login_window, "900", 10, 86400,
+        "identity: seconds failed logins are counted for"),
 };
 
 const size_t crm_config_table_len = CRM_NELEM(crm_config_table);

@@ -219,8 +219,13 @@ int crm_jwt_sign(const crm_jwt_keys *k, const crm_jwt_claims *c, crm_buf *out)
     crm_buf_json_str(&part, c->sub, strlen(c->sub));
     crm_buf_puts(&part, ",\"role\":");
     crm_buf_json_str(&part, c->role, strlen(c->role));
-    crm_buf_printf(&part, ",\"iat\":%lld,\"nbf\":%lld,\"exp\":%lld,\"jti\":\"%s\"}",
+    crm_buf_printf(&part, ",\"iat\":%lld,\"nbf\":%lld,\"exp\":%lld,\"jti\":\"%s\"",
                    (long long)c->iat, (long long)c->nbf, (long long)c->exp, jti_hex);
+    if (c->csrf[0] != '\0') {
+        crm_buf_puts(&part, ",\"csrf\":");
+        crm_buf_json_str(&part, c->csrf, strnlen(c->csrf, CRM_JWT_CSRF_MAX));
+    }
+    crm_buf_putc(&part, '}');
     crm_jwt_b64url_encode(out, (const unsigned char *)part.data, part.len);
     crm_buf_free(&part);
 
@@ -271,7 +276,7 @@ int crm_jwt_verify(const crm_jwt_keys *k, const char *token, size_t len, int64_t
 {
     static const char *const header_members[] = { "alg", "typ", "kid", NULL };
     static const char *const payload_members[] = {
-        "sub", "iat", "nbf", "exp", "jti", "role", NULL
+        "sub", "iat", "nbf", "exp", "jti", "role", "csrf", NULL
     };
     unsigned char header[HEADER_MAX], payload[PAYLOAD_MAX], sig[SIG_LEN + 3];
     size_t hlen = 0, plen = 0, slen = 0;
@@ -328,10 +333,12 @@ int crm_jwt_verify(const crm_jwt_keys *k, const char *token, size_t len, int64_t
     const crm_field *iat = member(&pf, "iat", CRM_FIELD_INT);
     const crm_field *nbf = crm_fields_get(&pf, "nbf");
     const crm_field *jti = crm_fields_get(&pf, "jti");
+    const crm_field *csrf = crm_fields_get(&pf, "csrf");
     if (!only(&pf, payload_members) || sub == NULL || sub->len == 0 || sub->len > CRM_JWT_SUB_MAX ||
         role == NULL || role->len == 0 || role->len > CRM_JWT_ROLE_MAX || exp == NULL ||
         iat == NULL || (nbf != NULL && nbf->type != CRM_FIELD_INT) ||
-        (jti != NULL && (jti->type != CRM_FIELD_STRING || jti->len >= sizeof(out->jti))))
+        (jti != NULL && (jti->type != CRM_FIELD_STRING || jti->len >= sizeof(out->jti))) ||
+        (csrf != NULL && (csrf->type != CRM_FIELD_STRING || csrf->len >= sizeof(out->csrf))))
         FAIL("malformed claims");
     if (now >= exp->i + leeway)
         FAIL("expired");
@@ -342,6 +349,8 @@ int crm_jwt_verify(const crm_jwt_keys *k, const char *token, size_t len, int64_t
     memcpy(out->role, role->str, role->len);
     if (jti != NULL)
         memcpy(out->jti, jti->str, jti->len);
+    if (csrf != NULL)
+        memcpy(out->csrf, csrf->str, csrf->len);
     out->iat = iat->i;
     out->nbf = nbf != NULL ? nbf->i : iat->i;
     out->exp = exp->i;

@@ -5,7 +5,10 @@
  *
  *   header   {"alg":"EdDSA","typ":"JWT","kid":"<key id>"}
  *   payload  {"sub":"<user id>","role":"admin|sales|marketing|viewer",
- *             "iat":N,"nbf":N,"exp":N,"jti":"<random>"}
+ *             "iat":N,"nbf":N,"exp":N,"jti":"<random>"[,"csrf":"<random>"]}
+ *
+ * csrf, when present, is the token a cookie-authenticated request must
+ * repeat (crm_auth.h): bound to the session, unreadable from the cookie.
  *
  * Verification trusts nothing in the token that the keys do not: the
  * algorithm must be EdDSA (never "none", never an HMAC keyed with the
@@ -23,6 +26,7 @@
 #define CRM_JWT_KID_MAX  64
 #define CRM_JWT_SUB_MAX  64
 #define CRM_JWT_ROLE_MAX 16
+#define CRM_JWT_CSRF_MAX 43 /* base64url of 32 bytes */
 #define CRM_JWT_KEYS_MAX 8 /* keys a set holds: the current one and older ones */
 
 typedef struct crm_jwt_keys crm_jwt_keys;
@@ -31,6 +35,7 @@ typedef struct {
     char sub[CRM_JWT_SUB_MAX + 1];
     char role[CRM_JWT_ROLE_MAX + 1];
     char jti[40];
+    char csrf[CRM_JWT_CSRF_MAX + 1]; /* "" when the token has none */
     int64_t iat;
     int64_t nbf;
     int64_t exp;

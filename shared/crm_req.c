@@ -35,6 +35,7 @@ struct crm_req {
     const char *query;
     const char *id;
     int route;
+    void *auth; /* crm_auth's view of the caller */
 
     pair params[MAX_PATH_PARAMS];
     size_t n_params;
@@ -361,6 +362,16 @@ int crm_req_path_id(crm_req *r, const char *name, int64_t *out)
 void crm_req_set_route(crm_req *r, int route)
 {
     r->route = route;
+}
+
+void crm_req_set_auth(crm_req *r, void *auth)
+{
+    r->auth = auth;
+}
+
+void *crm_req_auth(crm_req *r)
+{
+    return r->auth;
 }
 
 int crm_req_route(crm_req *r)

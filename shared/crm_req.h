@@ -90,6 +90,10 @@ int crm_req_path_id(crm_req *r, const char *name, int64_t *out);
 void crm_req_set_route(crm_req *r, int route);
 int crm_req_route(crm_req *r);
 
+/* Who is asking, as crm_auth.c found it (opaque here; NULL: nobody). */
+void crm_req_set_auth(crm_req *r, void *auth);
+void *crm_req_auth(crm_req *r);
+
 /* Add a response header; name and value are copied. */
 void crm_res_header(crm_req *r, const char *name, const char *value);
 

@@ -5,6 +5,7 @@
  */
 #include "crm_router.h"
 
+#include "crm_auth.h"
 #include "crm_problem.h"
 
 #include <string.h>
@@ -71,7 +72,9 @@ int crm_router_dispatch(const crm_route *table, size_t n, crm_req *r)
             for (size_t k = 0; k < np; k++)
                 crm_req_set_path_param(r, names[k], values[k]);
             crm_req_set_route(r, (int)i);
-            /* Roles (table[i].roles) are enforced here by the identity issue. */
+            int rc = crm_auth_route(r, table[i].roles);
+            if (rc != CRM_OK)
+                return rc;
             return table[i].handler(r);
         }
         const char *m = table[i].method;

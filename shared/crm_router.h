@@ -1,7 +1,8 @@
 /*
  * crm_router.h - one static route table per service. The router matches
  * method and path, captures {name} segments, answers 404 and 405 (with
- * Allow) itself and will check roles (the identity issue enforces them).
+ * Allow) itself and checks the route's roles (crm_auth.h) before calling
+ * the handler.
  */
 #ifndef CRM_ROUTER_H
 #define CRM_ROUTER_H
@@ -34,7 +35,8 @@ typedef struct {
 
 /*
  * Find the route for r, store its index (crm_req_set_route) and path
- * parameters, and call its handler. Unknown path: 404. Known path, other
+ * parameters, check its roles (crm_auth_route: 401/403) and call its
+ * handler. Unknown path: 404. Known path, other
  * method: 405 with Allow (GET routes also answer HEAD, and Allow says so).
  * Returns the status sent.
  */
