@@ -29,6 +29,7 @@
 #include "crm_config.h"
 #include "crm_jwt.h"
 #include "crm_req.h"
+#include "crm_router.h" /* the CRM_ROLE_* bits */
 
 #define CRM_AUTH_COOKIE      "__Host-crm_session" /* the access token; HttpOnly */
 #define CRM_AUTH_CSRF_COOKIE "__Host-crm_csrf"    /* its csrf claim, for our pages' scripts */

@@ -15,7 +15,7 @@
 #include "crm.h"
 #include "crm_arena.h"
 
-#define CRM_DB_MAX_STMTS 512
+#define CRM_DB_MAX_STMTS 1024
 
 typedef struct crm_db crm_db;
 typedef struct crm_stmt crm_stmt;
@@ -44,8 +44,8 @@ int crm_db_connected(const crm_db *db);
 int crm_db_ping(crm_db *db);
 
 /*
- * The statement for key (a number < CRM_DB_MAX_STMTS: services own 0..495,
- * shared modules 496 and up: crm_idem.c 496-499, crm_outbox.c 500-504
+ * The statement for key (a number < CRM_DB_MAX_STMTS: services own 0..495
+ * and 512..1023, shared modules 496..511: crm_idem.c 496-499, crm_outbox.c 500-504
  * and 509-511, crm_migrate.c 505-507, crm_inbox.c 508), prepared from sql on first use
  * on this connection and reused after. Reconnects first if the connection
  * was lost. NULL on failure: crm_db_status()

@@ -287,9 +287,9 @@ out:
 }
 
 int crm_http_get(crm_http *h, crm_arena *a, const char *path, const char *request_id,
-                 crm_http_res *res)
+                 const char *const *headers, crm_http_res *res)
 {
-    return perform(h, a, "GET", path, request_id, NULL, NULL, NULL, 0, res);
+    return perform(h, a, "GET", path, request_id, headers, NULL, NULL, 0, res);
 }
 
 int crm_http_post(crm_http *h, crm_arena *a, const char *path, const char *request_id,

@@ -34,7 +34,8 @@ crm_http *crm_http_new(const char *base_url, long timeout_ms, size_t body_cap);
 void crm_http_free(crm_http *h);
 
 /*
- * GET base_url + path. request_id (may be NULL) is sent as X-Request-Id.
+ * GET base_url + path. request_id (may be NULL) is sent as X-Request-Id;
+ * headers as for crm_http_post below.
  * Returns CRM_OK when an HTTP answer arrived (whatever its status; res
  * filled, strings in arena a), CRM_GONE when no answer came (connection
  * refused, DNS, reset, timeout) - logged once with the reason, CRM_TOOBIG
@@ -45,7 +46,7 @@ void crm_http_free(crm_http *h);
  * are never logged.
  */
 int crm_http_get(crm_http *h, crm_arena *a, const char *path, const char *request_id,
-                 crm_http_res *res);
+                 const char *const *headers, crm_http_res *res);
 
 /*
  * POST body[0..len) of content_type (NULL: no Content-Type header).

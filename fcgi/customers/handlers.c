@@ -6,6 +6,7 @@
 #include "customers.h"
 
 #include "crm_api.h"
+#include "crm_auth.h"
 #include "crm_body.h"
 #include "crm_buf.h"
 #include "crm_cursor.h"
@@ -40,8 +41,19 @@ static const char *const customer_fields[] = {
 static const char *const customer_readonly[] = {
     "id", "version", "created_at", "updated_at", "deleted_at", NULL,
 };
+/* A sales user's customers are their own: owner_id is not theirs to set. */
+static const char *const customer_fields_own[] = {
+    "name", "email", "phone", "company", "status", "tags", NULL,
+};
+static const char *const customer_readonly_own[] = {
+    "id", "version", "created_at", "updated_at", "deleted_at", "owner_id", NULL,
+};
 static const char *const note_fields[] = { "kind", "body", "author_id", NULL };
 static const char *const note_readonly[] = { "id", "customer_id", "created_at", NULL };
+/* Only an admin writes a note in someone else's name. */
+static const char *const note_fields_own[] = { "kind", "body", NULL };
+static const char *const note_readonly_own[] = { "id", "customer_id", "created_at", "author_id",
+                                                 NULL };
 
 int customers_worker_init(const crm_config *conf, crm_db *conn)
 {
@@ -142,6 +154,33 @@ static int not_found(crm_req *r)
 }
 
 /* If-Match did not match: roll back, answer 412 with the current ETag. */
+/*
+ * The customer id as r may see it: CRM_OK with *c, or the problem sent -
+ * 404 for a customer that does not exist, is deleted, or belongs to
+ * another sales user (their customers are not even named to them).
+ */
+static int visible(crm_req *r, crm_arena *a, int64_t id, customer *c)
+{
+    int64_t owner = crm_auth_owner(r);
+    int rc = store_customer_get(db, a, id, 0, c);
+
+    if (rc == CRM_OK && owner != 0 && c->owner_id != owner)
+        rc = CRM_NOTFOUND;
+    if (rc == CRM_NOTFOUND)
+        return not_found(r);
+    if (rc != CRM_OK)
+        return db_error(r, rc);
+    return CRM_OK;
+}
+
+/* Unknown and read-only fields of a customer body, by the caller's role. */
+static int check_customer_fields(crm_req *r, const crm_fields *fs)
+{
+    int own = crm_auth_owner(r) != 0;
+    return crm_api_check_fields(r, fs->items, fs->n, NULL, own ? customer_fields_own : customer_fields,
+                                own ? customer_readonly_own : customer_readonly);
+}
+
 static int stale(crm_req *r, int64_t version)
 {
     crm_db_rollback(db);
@@ -260,11 +299,8 @@ int customers_get(crm_req *r)
         return not_found(r);
     if ((rc = crm_api_if_none_match(r, &inm)) != CRM_OK)
         return rc;
-    rc = store_customer_get(db, crm_req_arena(r), id, 0, &c);
-    if (rc == CRM_NOTFOUND)
-        return not_found(r);
-    if (rc != CRM_OK)
-        return db_error(r, rc);
+    if ((rc = visible(r, crm_req_arena(r), id, &c)) != CRM_OK)
+        return rc;
     if (crm_api_not_modified(r, &inm, c.version))
         return 304;
     return send_customer(r, 200, &c);
@@ -294,6 +330,8 @@ int customers_internal_get(crm_req *r)
     crm_api_put_str(&out, c.email);
     crm_buf_puts(&out, ",\"status\":");
     crm_api_put_str(&out, c.status);
+    crm_buf_puts(&out, ",\"owner_id\":");
+    crm_api_put_id(&out, c.owner_id);
     crm_buf_printf(&out, ",\"deleted\":%s,\"version\":%lld}", deleted ? "true" : "false",
                    (long long)c.version);
     crm_res_header(r, "ETag", crm_api_etag(crm_req_arena(r), c.version));
@@ -337,6 +375,13 @@ int customers_list(crm_req *r)
             f.owner = v;
         else
             QERR("owner", "must be a positive integer");
+    }
+    /* A sales user lists their own customers, whatever they ask for. */
+    int64_t own = crm_auth_owner(r);
+    if (own != 0) {
+        if (f.owner != 0 && f.owner != own)
+            QERR("owner", "you can only list your own customers");
+        f.owner = own;
     }
     if ((s = crm_req_query(r, "tag")) != NULL) {
         size_t n = strlen(s), k = 0;
@@ -452,8 +497,7 @@ int customers_create(crm_req *r)
 
     if ((rc = crm_body_fields(r, &fs)) != CRM_OK)
         return rc;
-    if ((rc = crm_api_check_fields(r, fs.items, fs.n, NULL, customer_fields, customer_readonly)) !=
-        CRM_OK)
+    if ((rc = check_customer_fields(r, &fs)) != CRM_OK)
         return rc;
     if (crm_idem_init(&idem, r, "customers.create") != CRM_OK)
         return crm_api_bad_header(r, "Idempotency-Key",
@@ -461,6 +505,8 @@ int customers_create(crm_req *r)
     memset(&in, 0, sizeof(in));
     crm_valid_init(&v, a, &fs);
     read_customer_in(&v, &fs, IN_CREATE, a, &in, &present);
+    if (crm_auth_owner(r) != 0)
+        in.owner_id = crm_auth_owner(r);
     in.now = crm_api_now(a);
     if (!crm_valid_ok(&v))
         return crm_api_invalid(r, v.errors, v.n);
@@ -515,7 +561,7 @@ static int update(crm_req *r, int mode)
     customer c;
     crm_etags im;
     unsigned present;
-    int64_t id;
+    int64_t id, owner = crm_auth_owner(r);
     int rc;
 
     if (crm_req_path_id(r, "id", &id) != CRM_OK)
@@ -526,8 +572,7 @@ static int update(crm_req *r, int mode)
         return crm_problem(r, 428, "PUT needs If-Match with the version you read");
     if ((rc = crm_body_fields(r, &fs)) != CRM_OK)
         return rc;
-    if ((rc = crm_api_check_fields(r, fs.items, fs.n, NULL, customer_fields, customer_readonly)) !=
-        CRM_OK)
+    if ((rc = check_customer_fields(r, &fs)) != CRM_OK)
         return rc;
     memset(&in, 0, sizeof(in));
     crm_valid_init(&v, a, &fs);
@@ -543,6 +588,8 @@ static int update(crm_req *r, int mode)
         if ((rc = crm_db_begin(db)) != CRM_OK)
             break;
         rc = store_customer_get(db, a, id, 1, &c);
+        if (rc == CRM_OK && owner != 0 && c.owner_id != owner)
+            rc = CRM_NOTFOUND;
         if (rc == CRM_OK && im.present && !crm_api_etags_match(&im, c.version, 1)) {
             return stale(r, c.version);
         }
@@ -584,7 +631,7 @@ int customers_delete(crm_req *r)
 {
     customer c;
     crm_etags im;
-    int64_t id;
+    int64_t id, owner = crm_auth_owner(r);
     int rc;
 
     if (crm_req_path_id(r, "id", &id) != CRM_OK)
@@ -595,6 +642,8 @@ int customers_delete(crm_req *r)
         if ((rc = crm_db_begin(db)) != CRM_OK)
             break;
         rc = store_customer_get(db, crm_req_arena(r), id, 1, &c);
+        if (rc == CRM_OK && owner != 0 && c.owner_id != owner)
+            rc = CRM_NOTFOUND;
         if (rc == CRM_OK && im.present && !crm_api_etags_match(&im, c.version, 1)) {
             return stale(r, c.version);
         }
@@ -656,11 +705,8 @@ int customers_notes_list(crm_req *r)
     }
     if (ne > 0)
         return crm_api_bad_query(r, errs, ne);
-    rc = store_customer_get(db, a, id, 0, &c);
-    if (rc == CRM_NOTFOUND)
-        return not_found(r);
-    if (rc != CRM_OK)
-        return db_error(r, rc);
+    if ((rc = visible(r, a, id, &c)) != CRM_OK)
+        return rc;
 
     note *rows = crm_arena_alloc(a, sizeof(note) * (size_t)(limit + 1));
     size_t n = 0;
@@ -715,6 +761,7 @@ int customers_notes_create(crm_req *r)
     crm_valid v;
     crm_idem idem;
     note nt;
+    customer cust;
     int64_t cid, author = 0;
     const char *kind = "note", *body = NULL, *location = NULL;
     int rc;
@@ -723,7 +770,11 @@ int customers_notes_create(crm_req *r)
         return not_found(r);
     if ((rc = crm_body_fields(r, &fs)) != CRM_OK)
         return rc;
-    if ((rc = crm_api_check_fields(r, fs.items, fs.n, NULL, note_fields, note_readonly)) != CRM_OK)
+    int admin = crm_auth_has(r, CRM_ROLE_ADMIN);
+    if ((rc = crm_api_check_fields(r, fs.items, fs.n, NULL, admin ? note_fields : note_fields_own,
+                                   admin ? note_readonly : note_readonly_own)) != CRM_OK)
+        return rc;
+    if ((rc = visible(r, a, cid, &cust)) != CRM_OK)
         return rc;
     const char *scope = crm_arena_printf(a, "customers.notes.%lld", (long long)cid);
     if (crm_idem_init(&idem, r, scope) != CRM_OK)
@@ -734,7 +785,9 @@ int customers_notes_create(crm_req *r)
     if (crm_valid_enum(&v, "kind", 0, note_kinds, &k) == CRM_OK && k != NULL)
         kind = k;
     crm_valid_string(&v, "body", 1, 1, NOTE_MAX, &body);
-    if (!crm_api_is_null(&fs, "author_id"))
+    if (!admin)
+        author = crm_auth_identity(r)->user_id;
+    else if (!crm_api_is_null(&fs, "author_id"))
         crm_valid_int(&v, "author_id", 0, 1, OWNER_MAX, &author);
     if (!crm_valid_ok(&v))
         return crm_api_invalid(r, v.errors, v.n);
@@ -759,11 +812,15 @@ int customers_notes_create(crm_req *r)
 int customers_notes_get(crm_req *r)
 {
     int64_t cid, nid;
+    customer c;
     note nt;
 
     if (crm_req_path_id(r, "id", &cid) != CRM_OK || crm_req_path_id(r, "note_id", &nid) != CRM_OK)
         return note_not_found(r);
-    int rc = store_note_get(db, crm_req_arena(r), cid, nid, &nt);
+    int rc = visible(r, crm_req_arena(r), cid, &c);
+    if (rc != CRM_OK)
+        return rc;
+    rc = store_note_get(db, crm_req_arena(r), cid, nid, &nt);
     if (rc == CRM_NOTFOUND)
         return note_not_found(r);
     if (rc != CRM_OK)
@@ -776,10 +833,14 @@ int customers_notes_get(crm_req *r)
 int customers_notes_delete(crm_req *r)
 {
     int64_t cid, nid;
+    customer c;
 
     if (crm_req_path_id(r, "id", &cid) != CRM_OK || crm_req_path_id(r, "note_id", &nid) != CRM_OK)
         return note_not_found(r);
-    int rc = store_note_delete(db, cid, nid);
+    int rc = visible(r, crm_req_arena(r), cid, &c);
+    if (rc != CRM_OK)
+        return rc;
+    rc = store_note_delete(db, cid, nid);
     if (rc == CRM_NOTFOUND)
         return note_not_found(r);
     if (rc != CRM_OK)

@@ -7,8 +7,10 @@
 
 #include "crm_service.h"
 
-#define R CRM_ROLES_ALL
-/* Campaigns and segments are the marketing team's (DESIGN.md §5). */
+/* Campaigns and segments are the marketing team's (DESIGN.md §5). Sales
+   users are not among the readers: segment members and analytics span
+   every customer, and a sales user may only see their own. */
+#define R (CRM_ROLE_ADMIN | CRM_ROLE_MARKETING | CRM_ROLE_VIEWER)
 #define W (CRM_ROLE_ADMIN | CRM_ROLE_MARKETING)
 
 static const crm_route routes[] = {

@@ -7,18 +7,23 @@
 
 #include "crm_service.h"
 
+/* Everyone reads (a sales user only their own orders); sales users
+   write their orders; the catalogue is the admins'. */
 #define R CRM_ROLES_ALL
 #define W CRM_ROLES_WRITE
+#define A CRM_ROLE_ADMIN
+/* The summary adds up every order: not for a sales user, who sees their own. */
+#define S (CRM_ROLE_ADMIN | CRM_ROLE_MARKETING | CRM_ROLE_VIEWER)
 
 static const crm_route routes[] = {
     { "GET", "/api/v1/sales/ping", sales_ping, CRM_ROLE_PUBLIC, "sales.ping" },
-    { "GET", "/api/v1/sales/summary", sales_summary, R, "sales.summary" },
+    { "GET", "/api/v1/sales/summary", sales_summary, S, "sales.summary" },
     { "GET", "/api/v1/products", products_list, R, "products.list" },
-    { "POST", "/api/v1/products", products_create, W, "products.create" },
+    { "POST", "/api/v1/products", products_create, A, "products.create" },
     { "GET", "/api/v1/products/{id}", products_get, R, "products.get" },
-    { "PATCH", "/api/v1/products/{id}", products_patch, W, "products.patch" },
-    { "PUT", "/api/v1/products/{id}", products_put, W, "products.put" },
-    { "DELETE", "/api/v1/products/{id}", products_delete, W, "products.delete" },
+    { "PATCH", "/api/v1/products/{id}", products_patch, A, "products.patch" },
+    { "PUT", "/api/v1/products/{id}", products_put, A, "products.put" },
+    { "DELETE", "/api/v1/products/{id}", products_delete, A, "products.delete" },
     { "GET", "/api/v1/orders", orders_list, R, "orders.list" },
     { "POST", "/api/v1/orders", orders_create, W, "orders.create" },
     { "GET", "/api/v1/orders/{id}", orders_get, R, "orders.get" },

@@ -9,6 +9,7 @@
 #include "sales.h"
 
 #include "crm_api.h"
+#include "crm_auth.h"
 #include "crm_body.h"
 #include "crm_outbox.h"
 #include "crm_valid.h"
@@ -37,7 +38,7 @@ static const char *const order_patch_fields[] = {
 };
 static const char *const order_readonly[] = {
     "id",         "status", "total_cents",  "line_count",   "version",      "created_at",
-    "updated_at", "lines",  "confirmed_at", "fulfilled_at", "cancelled_at", NULL,
+    "updated_at", "lines",  "confirmed_at", "fulfilled_at", "cancelled_at", "owner_id", NULL,
 };
 static const char *const line_fields[] = { "product_id", "quantity", NULL };
 static const char *const line_readonly[] = {
@@ -73,6 +74,8 @@ static void order_json(crm_buf *b, const order *o, int with_lines)
     crm_api_put_str(b, o->currency);
     crm_buf_printf(b, ",\"status\":\"%s\",\"campaign_id\":", order_status_name(o->status));
     crm_api_put_id(b, o->campaign_id);
+    crm_buf_puts(b, ",\"owner_id\":");
+    crm_api_put_id(b, o->owner_id);
     crm_buf_puts(b, ",\"note\":");
     crm_api_put_str(b, o->note);
     crm_buf_printf(b, ",\"total_cents\":%lld,\"line_count\":%lld", (long long)o->total_cents,
@@ -110,6 +113,13 @@ static int send_order_out(crm_req *r, int status, int64_t version)
 {
     crm_res_header(r, "ETag", crm_api_etag(crm_req_arena(r), version));
     return crm_api_send(r, status, &sales_out);
+}
+
+/* A sales user's orders are those of their customers; others' are 404. */
+static int order_visible(crm_req *r, const order *o)
+{
+    int64_t scope = crm_auth_owner(r);
+    return scope == 0 || o->owner_id == scope;
 }
 
 static int order_not_found(crm_req *r)
@@ -286,18 +296,21 @@ static int check_customer(crm_req *r, int64_t id)
 }
 
 /*
- * In a transaction: the replica row is there and live (share lock). A
- * deleted customer is an error in v; an unknown one too, or TX_NO_CUSTOMER
- * when the caller has not asked the customers service yet (ask_first).
+ * In a transaction: the replica row is there and live (share lock), and
+ * *owner is its owner. A deleted customer is an error in v, and so is
+ * another sales user's; an unknown one too, or TX_NO_CUSTOMER when the
+ * caller has not asked the customers service yet (ask_first).
  */
-static int lock_customer(crm_valid *v, int64_t id, int ask_first)
+static int lock_customer(crm_req *r, crm_valid *v, int64_t id, int ask_first, int64_t *owner)
 {
     int deleted = 0;
-    int rc = store_replica_get(sales_db, id, 1, &deleted);
+    int64_t scope = crm_auth_owner(r);
+    int rc = store_replica_get(sales_db, id, 1, &deleted, owner);
 
     if (rc == CRM_NOTFOUND && ask_first)
         return TX_NO_CUSTOMER;
-    if (rc == CRM_NOTFOUND || (rc == CRM_OK && deleted)) {
+    /* A sales user sells to their own customers; the others do not exist for them. */
+    if (rc == CRM_NOTFOUND || (rc == CRM_OK && (deleted || (scope != 0 && *owner != scope)))) {
         crm_valid_error(v, "customer_id", "no such customer (unknown or deleted)");
         return CRM_OK;
     }
@@ -316,7 +329,7 @@ static int create_tx(crm_req *r, crm_idem *idem, crm_valid *v, order *o, const l
         return rc;
     if ((rc = crm_idem_claim(idem, sales_db, a)) != CRM_OK || idem->replay)
         goto out;
-    if ((rc = lock_customer(v, o->customer_id, ask_first)) != CRM_OK)
+    if ((rc = lock_customer(r, v, o->customer_id, ask_first, &o->owner_id)) != CRM_OK)
         goto out;
     o->lines = crm_arena_calloc(a, sizeof(order_line) * (n > 0 ? n : 1));
     o->n_lines = n;
@@ -441,6 +454,8 @@ int orders_get(crm_req *r)
     if ((rc = crm_api_if_none_match(r, &inm)) != CRM_OK)
         return rc;
     rc = store_order_get(sales_db, a, id, 0, &o);
+    if (rc == CRM_OK && !order_visible(r, &o))
+        rc = CRM_NOTFOUND;
     if (rc == CRM_NOTFOUND)
         return order_not_found(r);
     if (rc != CRM_OK)
@@ -461,7 +476,15 @@ int orders_line_get(crm_req *r)
     if (crm_req_path_id(r, "id", &id) != CRM_OK ||
         crm_req_path_id(r, "line_id", &line_id) != CRM_OK)
         return line_not_found(r);
-    int rc = store_line_get(sales_db, crm_req_arena(r), id, line_id, &l);
+    int rc = CRM_OK;
+    if (crm_auth_owner(r) != 0) {
+        order o;
+        rc = store_order_get(sales_db, crm_req_arena(r), id, 0, &o);
+        if (rc == CRM_OK && !order_visible(r, &o))
+            rc = CRM_NOTFOUND;
+    }
+    if (rc == CRM_OK)
+        rc = store_line_get(sales_db, crm_req_arena(r), id, line_id, &l);
     if (rc == CRM_NOTFOUND)
         return line_not_found(r);
     if (rc != CRM_OK)
@@ -504,6 +527,7 @@ int orders_list(crm_req *r)
     if ((rc = crm_req_query_check(r, params)) != CRM_OK)
         return rc;
     memset(&f, 0, sizeof(f));
+    f.owner = crm_auth_owner(r);
     crm_api_list_params(r, "orders", order_sorts, &l, errs, &ne);
 
 #define QERR(name_, msg_)                                                                          \
@@ -732,7 +756,6 @@ static int edit_patch_order(crm_req *r, crm_valid *v, order *o, edit *e)
 {
     int rc;
 
-    (void)r;
     if (e->present & OP_CURRENCY && strcmp(e->patch.currency, o->currency) != 0) {
         if (o->n_lines > 0) {
             crm_valid_error(v, "currency", "cannot change while the order has lines");
@@ -741,11 +764,13 @@ static int edit_patch_order(crm_req *r, crm_valid *v, order *o, edit *e)
         o->currency = e->patch.currency;
     }
     if (e->present & OP_CUSTOMER && e->patch.customer_id != o->customer_id) {
-        if ((rc = lock_customer(v, e->patch.customer_id, 0)) != CRM_OK)
+        int64_t owner = 0;
+        if ((rc = lock_customer(r, v, e->patch.customer_id, 0, &owner)) != CRM_OK)
             return rc;
         if (!crm_valid_ok(v))
             return TX_UNPROCESSABLE;
         o->customer_id = e->patch.customer_id;
+        o->owner_id = owner;
     }
     if (e->present & OP_CAMPAIGN)
         o->campaign_id = e->patch.campaign_id;
@@ -779,6 +804,10 @@ static int edit_tx(crm_req *r, crm_idem *idem, const crm_etags *im, crm_valid *v
         goto out;
     if ((rc = store_order_get(sales_db, a, id, 1, o)) != CRM_OK)
         goto out;
+    if (!order_visible(r, o)) {
+        rc = CRM_NOTFOUND;
+        goto out;
+    }
     if (im->present && !crm_api_etags_match(im, o->version, 1))
         return stale_order(r, o->version);
     if (!order_editable(o->status)) {
@@ -1168,6 +1197,10 @@ static int act_tx(crm_req *r, crm_idem *idem, const crm_etags *im, int64_t id, o
         goto out;
     if ((rc = store_order_get(sales_db, a, id, 1, o)) != CRM_OK)
         goto out;
+    if (!order_visible(r, o)) {
+        rc = CRM_NOTFOUND;
+        goto out;
+    }
     if (im->present && !crm_api_etags_match(im, o->version, 1))
         return stale_order(r, o->version);
     if (order_transition(o->status, act, &to) != CRM_OK) {

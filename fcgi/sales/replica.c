@@ -9,6 +9,8 @@
  */
 #include "sales.h"
 
+#include "crm_auth.h"
+
 #include "crm_api.h"
 #include "crm_http.h"
 #include "crm_inbox.h"
@@ -43,6 +45,13 @@ static const char *member_str(const crm_fields *fs, const char *name)
     return f != NULL && f->type == CRM_FIELD_STRING ? f->str : NULL;
 }
 
+/* The customer's owner_id (a sales user), 0 when null or absent. */
+static int64_t owner_of(const crm_fields *fs)
+{
+    const crm_field *f = crm_fields_get(fs, "owner_id");
+    return f != NULL && f->type == CRM_FIELD_INT && f->i > 0 ? f->i : 0;
+}
+
 /*
  * Ask the customers service about id and store the answer. CRM_OK (stored;
  * *deleted says whether it is deleted), CRM_NOTFOUND (the service does not
@@ -59,7 +68,11 @@ static int fetch(crm_req *r, crm_db *db, int64_t id, int *deleted)
     int rc;
 
     snprintf(path, sizeof(path), "/internal/v1/customers/%lld", (long long)id);
-    rc = crm_http_get(http, a, path, crm_req_id(r), &res);
+    /* Internal routes answer signed calls only (crm_auth.h). */
+    char ts_line[64], sig_line[96];
+    crm_auth_sign_path(event_key != NULL ? event_key : "", path, ts_line, sig_line);
+    const char *headers[] = { ts_line, sig_line, NULL };
+    rc = crm_http_get(http, a, path, crm_req_id(r), headers, &res);
     if (rc != CRM_OK)
         return REPLICA_UNAVAILABLE;
     if (res.status == 404)
@@ -85,13 +98,15 @@ static int fetch(crm_req *r, crm_db *db, int64_t id, int *deleted)
     *deleted = fdel->b;
     if (fdel->b)
         return store_replica_erase(db, id, fver->i, crm_api_now(a));
-    return store_replica_put(db, id, name, email, status, 0, fver->i, crm_api_now(a));
+    return store_replica_put(db, id, name, email, status, owner_of(&fs), 0, fver->i,
+                             crm_api_now(a));
 }
 
 int replica_ensure(crm_req *r, crm_db *db, int64_t id)
 {
     int deleted = 0;
-    int rc = store_replica_get(db, id, 0, &deleted);
+    int64_t owner = 0;
+    int rc = store_replica_get(db, id, 0, &deleted, &owner);
 
     if (rc == CRM_OK)
         return deleted ? CRM_NOTFOUND : CRM_OK;
@@ -125,7 +140,8 @@ static int apply(crm_db *db, crm_arena *a, const crm_event *ev)
     const char *status = member_str(&fs, "status");
     if (name == NULL || email == NULL || status == NULL)
         return CRM_INVALID;
-    return store_replica_put(db, ev->aggregate_id, name, email, status, 0, ev->aggregate_version,
+    return store_replica_put(db, ev->aggregate_id, name, email, status, owner_of(&fs), 0,
+                             ev->aggregate_version,
                              crm_api_now(a));
 }
 

@@ -98,6 +98,7 @@ typedef struct {
     const char *currency;
     order_status status;
     int64_t campaign_id; /* 0: none */
+    int64_t owner_id;    /* the customer's owner when the order was made; 0: none */
     const char *note;
     int64_t total_cents;
     int64_t line_count;
@@ -149,6 +150,7 @@ typedef struct {
     int64_t campaign;
     const char *from; /* "YYYY-MM-DD 00:00:00" inclusive, or NULL */
     const char *to;   /* exclusive upper bound, or NULL */
+    int64_t owner;    /* 0: any (a sales user: their own id) */
     int after;
     const char *after_value;
     int64_t after_id;
@@ -239,9 +241,10 @@ int store_product_delete(crm_db *db, int64_t id);
 int store_product_list(crm_db *db, crm_arena *a, const product_filter *f, product *rows, size_t *n);
 int store_product_count(crm_db *db, const product_filter *f, int64_t *count);
 
-int store_replica_get(crm_db *db, int64_t id, int lock, int *deleted);
+int store_replica_get(crm_db *db, int64_t id, int lock, int *deleted, int64_t *owner);
 int store_replica_put(crm_db *db, int64_t id, const char *name, const char *email,
-                      const char *status, int deleted, int64_t version, const char *now);
+                      const char *status, int64_t owner, int deleted, int64_t version,
+                      const char *now);
 /* A deleted customer: keep the id, erase name and email (unless newer is held). */
 int store_replica_erase(crm_db *db, int64_t id, int64_t version, const char *now);
 

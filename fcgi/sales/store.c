@@ -49,8 +49,8 @@ enum {
     ST_SUM_TOP,
     ST_PRODUCT_COUNT_BASE = 48, /* + mask (16) */
     ST_PRODUCT_LIST_BASE = 64,  /* + (sort * 16 + mask) * 2 + cursor: 192 */
-    ST_ORDER_COUNT_BASE = 256,  /* + mask (32) */
-    ST_ORDER_LIST_BASE = 288,   /* + (sort * 32 + mask) * 2 + cursor: 128, up to 415 */
+    ST_ORDER_COUNT_BASE = 512,  /* + mask (64) */
+    ST_ORDER_LIST_BASE = 576,   /* + (sort * 64 + mask) * 2 + cursor: 256, up to 831 */
 };
 
 /* ---- products ---- */
@@ -106,15 +106,15 @@ static char product_count_sql[PF_ALL][512];
 
 /* ---- customers replica ---- */
 
-static const char SQL_REPLICA_GET[] = "SELECT deleted FROM customers WHERE id = ?";
+static const char SQL_REPLICA_GET[] = "SELECT deleted, owner_id FROM customers WHERE id = ?";
 static const char SQL_REPLICA_LOCK[] =
-    "SELECT deleted FROM customers WHERE id = ? LOCK IN SHARE MODE";
+    "SELECT deleted, owner_id FROM customers WHERE id = ? LOCK IN SHARE MODE";
 static const char SQL_REPLICA_INSERT[] =
-    "INSERT INTO customers (id, name, email, status, deleted, version, synced_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)";
+    "INSERT INTO customers (id, name, email, status, owner_id, deleted, version, synced_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
 /* An older answer never overwrites a newer one. */
 static const char SQL_REPLICA_UPDATE[] =
-    "UPDATE customers SET name = ?, email = ?, status = ?, deleted = ?, version = ?,"
+    "UPDATE customers SET name = ?, email = ?, status = ?, owner_id = ?, deleted = ?, version = ?,"
     " synced_at = ? WHERE id = ? AND version <= ?";
 
 /* A deleted customer keeps its id (orders refer to it) and nothing personal. */
@@ -130,7 +130,7 @@ static const char SQL_REPLICA_ERASE[] =
 #define ORDER_COLS                                                                                 \
     "o.id, o.customer_id, o.currency, o.status, o.campaign_id, o.note, o.total_cents,"             \
     " o.line_count, o.version, o.created_at, o.updated_at, o.confirmed_at, o.fulfilled_at,"        \
-    " o.cancelled_at"
+    " o.cancelled_at, o.owner_id"
 
 static const char SQL_ORDER_GET[] = "SELECT " ORDER_COLS " FROM orders o WHERE o.id = ?";
 static const char SQL_ORDER_GET_FOR_UPDATE[] =
@@ -144,10 +144,11 @@ static const char SQL_ORDER_LINES[] =
     " JOIN products p ON p.id = l.product_id WHERE l.order_id = ? ORDER BY l.id";
 static const char SQL_ORDER_INSERT[] =
     "INSERT INTO orders (customer_id, currency, campaign_id, note, total_cents, line_count,"
-    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+    " created_at, updated_at, owner_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
 static const char SQL_ORDER_UPDATE[] =
     "UPDATE orders SET customer_id = ?, currency = ?, campaign_id = ?, note = ?,"
-    " total_cents = ?, line_count = ?, updated_at = ?, version = version + 1 WHERE id = ?";
+    " total_cents = ?, line_count = ?, updated_at = ?, owner_id = ?, version = version + 1"
+    " WHERE id = ?";
 static const char SQL_ORDER_CONFIRM[] =
     "UPDATE orders SET status = 'confirmed', confirmed_at = ?, updated_at = ?,"
     " version = version + 1 WHERE id = ?";
@@ -226,12 +227,20 @@ static const char SQL_SUM_TOP[] =
     "  HAVING SUM(units) <> 0 ORDER BY revenue DESC, product_id LIMIT ?) t"
     " LEFT JOIN products p ON p.id = t.product_id ORDER BY t.revenue DESC, t.product_id";
 
-/* Order list fragments. Filters bind in this order: customer, status, campaign, from, to. */
-enum { OF_CUSTOMER = 1, OF_STATUS = 2, OF_CAMPAIGN = 4, OF_FROM = 8, OF_TO = 16, OF_ALL = 32 };
+/* Order list fragments. Filters bind in this order: customer, status, campaign, from, to, owner. */
+enum {
+    OF_CUSTOMER = 1,
+    OF_STATUS = 2,
+    OF_CAMPAIGN = 4,
+    OF_FROM = 8,
+    OF_TO = 16,
+    OF_OWNER = 32,
+    OF_ALL = 64
+};
 
 static const char *const order_filter_sql[] = {
-    " AND o.customer_id = ?", " AND o.status = ?",     " AND o.campaign_id = ?",
-    " AND o.created_at >= ?", " AND o.created_at < ?",
+    " AND o.customer_id = ?", " AND o.status = ?",   " AND o.campaign_id = ?",
+    " AND o.created_at >= ?", " AND o.created_at < ?", " AND o.owner_id = ?",
 };
 
 const char *const order_sorts[OSORT_COUNT + 1] = { "-created_at", "created_at", NULL };
@@ -264,7 +273,7 @@ void store_init(void)
         }
     }
     for (int mask = 0; mask < OF_ALL; mask++) {
-        crm_db_where_sql(where, sizeof(where), mask, order_filter_sql, 5);
+        crm_db_where_sql(where, sizeof(where), mask, order_filter_sql, 6);
         order_count_sql[mask][0] = '\0';
         crm_db_sql_append(order_count_sql[mask], sizeof(order_count_sql[mask]),
                           "SELECT COUNT(*) FROM orders o");
@@ -437,18 +446,22 @@ int store_product_count(crm_db *db, const product_filter *f, int64_t *count)
 
 /* ---- customers replica ---- */
 
-int store_replica_get(crm_db *db, int64_t id, int lock, int *deleted)
+int store_replica_get(crm_db *db, int64_t id, int lock, int *deleted, int64_t *owner)
 {
     crm_stmt *st = lock ? crm_db_stmt(db, ST_REPLICA_LOCK, SQL_REPLICA_LOCK)
                         : crm_db_stmt(db, ST_REPLICA_GET, SQL_REPLICA_GET);
     if (st == NULL)
         return crm_db_status(db);
     crm_stmt_bind_int(st, 0, id);
-    CRM_STMT_FETCH_ONE(st, *deleted = crm_stmt_col_int(st, 0) != 0);
+    CRM_STMT_FETCH_ONE(st, {
+        *deleted = crm_stmt_col_int(st, 0) != 0;
+        *owner = crm_stmt_col_null(st, 1) ? 0 : crm_stmt_col_int(st, 1);
+    });
 }
 
 int store_replica_put(crm_db *db, int64_t id, const char *name, const char *email,
-                      const char *status, int deleted, int64_t version, const char *now)
+                      const char *status, int64_t owner, int deleted, int64_t version,
+                      const char *now)
 {
     crm_stmt *st = crm_db_stmt(db, ST_REPLICA_INSERT, SQL_REPLICA_INSERT);
     int rc;
@@ -459,9 +472,10 @@ int store_replica_put(crm_db *db, int64_t id, const char *name, const char *emai
     crm_stmt_bind_opt_str(st, 1, name);
     crm_stmt_bind_opt_str(st, 2, email);
     crm_stmt_bind_opt_str(st, 3, status);
-    crm_stmt_bind_int(st, 4, deleted ? 1 : 0);
-    crm_stmt_bind_int(st, 5, version);
-    crm_stmt_bind_opt_str(st, 6, now);
+    crm_stmt_bind_opt_id(st, 4, owner);
+    crm_stmt_bind_int(st, 5, deleted ? 1 : 0);
+    crm_stmt_bind_int(st, 6, version);
+    crm_stmt_bind_opt_str(st, 7, now);
     rc = crm_stmt_exec(st);
     if (rc != CRM_DUP)
         return rc;
@@ -470,11 +484,12 @@ int store_replica_put(crm_db *db, int64_t id, const char *name, const char *emai
     crm_stmt_bind_opt_str(st, 0, name);
     crm_stmt_bind_opt_str(st, 1, email);
     crm_stmt_bind_opt_str(st, 2, status);
-    crm_stmt_bind_int(st, 3, deleted ? 1 : 0);
-    crm_stmt_bind_int(st, 4, version);
-    crm_stmt_bind_opt_str(st, 5, now);
-    crm_stmt_bind_int(st, 6, id);
-    crm_stmt_bind_int(st, 7, version);
+    crm_stmt_bind_opt_id(st, 3, owner);
+    crm_stmt_bind_int(st, 4, deleted ? 1 : 0);
+    crm_stmt_bind_int(st, 5, version);
+    crm_stmt_bind_opt_str(st, 6, now);
+    crm_stmt_bind_int(st, 7, id);
+    crm_stmt_bind_int(st, 8, version);
     /* No row changed: the replica already holds a newer version. */
     return crm_stmt_exec(st);
 }
@@ -525,6 +540,7 @@ static void read_order(crm_stmt *st, crm_arena *a, order *o)
     o->confirmed_at = crm_stmt_col_iso(st, a, 11);
     o->fulfilled_at = crm_stmt_col_iso(st, a, 12);
     o->cancelled_at = crm_stmt_col_iso(st, a, 13);
+    o->owner_id = crm_stmt_col_null(st, 14) ? 0 : crm_stmt_col_int(st, 14);
 }
 
 int store_order_get(crm_db *db, crm_arena *a, int64_t id, int for_update, order *out)
@@ -593,6 +609,7 @@ int store_order_insert(crm_db *db, const order *in, const char *now, int64_t *id
     crm_stmt_bind_int(st, 5, in->line_count);
     crm_stmt_bind_opt_str(st, 6, now);
     crm_stmt_bind_opt_str(st, 7, now);
+    crm_stmt_bind_opt_id(st, 8, in->owner_id);
     if ((rc = crm_stmt_exec(st)) != CRM_OK)
         return rc;
     *id = (int64_t)crm_stmt_insert_id(st);
@@ -612,7 +629,8 @@ int store_order_update(crm_db *db, const order *o, const char *now)
     crm_stmt_bind_int(st, 4, o->total_cents);
     crm_stmt_bind_int(st, 5, o->line_count);
     crm_stmt_bind_opt_str(st, 6, now);
-    crm_stmt_bind_int(st, 7, o->id);
+    crm_stmt_bind_opt_id(st, 7, o->owner_id);
+    crm_stmt_bind_int(st, 8, o->id);
     return exec_change(st);
 }
 
@@ -644,7 +662,8 @@ int store_order_set_status(crm_db *db, int64_t id, order_status to, const char *
 static int order_mask(const order_filter *f)
 {
     return (f->customer > 0 ? OF_CUSTOMER : 0) | (f->status ? OF_STATUS : 0) |
-           (f->campaign > 0 ? OF_CAMPAIGN : 0) | (f->from ? OF_FROM : 0) | (f->to ? OF_TO : 0);
+           (f->campaign > 0 ? OF_CAMPAIGN : 0) | (f->from ? OF_FROM : 0) | (f->to ? OF_TO : 0) |
+           (f->owner > 0 ? OF_OWNER : 0);
 }
 
 static unsigned bind_order_filters(crm_stmt *st, const order_filter *f)
@@ -660,6 +679,8 @@ static unsigned bind_order_filters(crm_stmt *st, const order_filter *f)
         crm_stmt_bind_opt_str(st, i++, f->from);
     if (f->to)
         crm_stmt_bind_opt_str(st, i++, f->to);
+    if (f->owner > 0)
+        crm_stmt_bind_int(st, i++, f->owner);
     return i;
 }
 
@@ -678,7 +699,7 @@ int store_order_list(crm_db *db, crm_arena *a, const order_filter *f, order *row
     size_t k = 0;
     while (k < (size_t)f->limit && (rc = crm_stmt_fetch(st)) == CRM_OK) {
         read_order(st, a, &rows[k]);
-        rows[k].sort_value = crm_stmt_col_dup(st, a, 14);
+        rows[k].sort_value = crm_stmt_col_dup(st, a, 15);
         k++;
     }
     crm_stmt_done(st);

@@ -222,7 +222,7 @@ function customer(id,    f, l, name, local_part, domain, email, company, c, ph, 
 
     r = rnd()
     status = r < 0.35 ? "lead" : r < 0.6 ? "prospect" : r < 0.9 ? "customer" : "churned"
-    owner = rnd() < 0.15 ? "NULL" : between(1, 8)
+    owner = rnd() < 0.15 ? "NULL" : between(2, 3)
 
     # 0..3 distinct tags, kept in alphabetical order (the list is sorted).
     k = between(0, 3)
@@ -285,7 +285,7 @@ function note(cid, secs, owner,    kind, body, author) {
     else
         body = pick(tmeeting, nt[kind])
     body = fill(body)
-    author = rnd() < 0.1 ? "NULL" : (owner != "NULL" && rnd() < 0.7 ? owner : between(1, 8))
+    author = rnd() < 0.1 ? "NULL" : (owner != "NULL" && rnd() < 0.7 ? owner : between(1, 5))
     return sprintf("(%d, %d, '%s', %s, %s, %s)", ++note_id, cid, kind, q(body), author,
         ago(secs, between(0, 999999)))
 }

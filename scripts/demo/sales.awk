@@ -74,8 +74,9 @@ BEGIN {
     print "-- The replica of the customers the orders below belong to. Only this loader,"
     print "-- run as the database administrator, reads crm_customers; the service never"
     print "-- does: it learns customers from the customers service over REST."
-    print "INSERT INTO customers (id, name, email, status, deleted, version, synced_at)"
-    print "SELECT c.id, c.name, c.email, c.status, 0, c.version, @now FROM crm_customers.customers c"
+    print "INSERT INTO customers (id, name, email, status, owner_id, deleted, version, synced_at)"
+    print "SELECT c.id, c.name, c.email, c.status, c.owner_id, 0, c.version, @now" \
+        " FROM crm_customers.customers c"
     print "WHERE c.id <= " C " AND c.deleted_at IS NULL"
     print "ON DUPLICATE KEY UPDATE id = VALUES(id);"
 
@@ -93,6 +94,10 @@ BEGIN {
         flush_rows("INSERT INTO order_lines (id, order_id, product_id, sku, name, quantity," \
             " unit_price_cents, line_total_cents, reserved) VALUES", line_rows, nline_rows)
     }
+
+    # Each order belongs to its customer's owner (a sales user), as the
+    # service records it when an order is made.
+    print "UPDATE orders o JOIN customers c ON c.id = o.customer_id SET o.owner_id = c.owner_id;"
 
     # What is on hand now, and how often each product changed since created.
     for (p = 1; p <= P; p++) {

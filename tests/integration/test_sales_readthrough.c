@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CUSTOMERS_SVC "customers"
@@ -25,21 +26,45 @@ static const char *str_or(const char *s)
     return s ? s : "(null)";
 }
 
-/* GET $CRM_INTERNAL_URL + path. */
-static itest_resp *internal_get(const char *path)
+/* GET $CRM_INTERNAL_URL + path, signed as a service call (over the path)
+   when signed is set, with extra (may be NULL) as one more header. */
+static itest_resp *internal_get_as(const char *path, int signed_call, const char *extra)
 {
     const char *base = getenv("CRM_INTERNAL_URL");
     ck_assert_msg(base && *base, "CRM_INTERNAL_URL is not set");
-    char url[512];
+    char url[512], key[256], sig[68], ts_line[64], sig_line[96];
+    const char *headers[4] = { NULL, NULL, NULL, NULL };
+    size_t n = 0;
     snprintf(url, sizeof url, "%s%s", base, path);
-    return itest_request_url("GET", url, NULL, NULL, 0, NULL);
+    if (signed_call) {
+        long long ts = (long long)time(NULL);
+        itest_event_key(key, sizeof key);
+        itest_event_sign(key, ts, path, sig);
+        snprintf(ts_line, sizeof ts_line, "X-CRM-Timestamp: %lld", ts);
+        snprintf(sig_line, sizeof sig_line, "X-CRM-Signature: %s", sig);
+        headers[n++] = ts_line;
+        headers[n++] = sig_line;
+    }
+    if (extra != NULL)
+        headers[n++] = extra;
+    return itest_request_url("GET", url, headers, NULL, 0, NULL);
+}
+
+static itest_resp *internal_get(const char *path)
+{
+    return internal_get_as(path, 1, NULL);
+}
+
+static const char *path_of(int64_t id)
+{
+    static char path[128];
+    snprintf(path, sizeof path, "/internal/v1/customers/%" PRId64, id);
+    return path;
 }
 
 static itest_resp *internal_customer(int64_t id)
 {
-    char path[128];
-    snprintf(path, sizeof path, "/internal/v1/customers/%" PRId64, id);
-    return internal_get(path);
+    return internal_get(path_of(id));
 }
 
 static int is_bool(json_object *o, const char *key, int want)
@@ -130,6 +155,17 @@ START_TEST(test_internal_route)
     ck_assert_int_eq(itest_jint(r->json, "id"), id);
     ck_assert_msg(is_bool(r->json, "deleted", 1), "deleted is not true: %s", itest_describe(r));
     ck_assert_msg(itest_jint(r->json, "version") >= 2, "%s", itest_describe(r));
+    itest_free(r);
+
+    /* Only signed service calls: not an unsigned one, not a user's token,
+       not a signature over another path. */
+    r = internal_get_as(path_of(id), 0, NULL);
+    ck_assert_msg(r->status == 401, "unsigned: %s", itest_describe(r));
+    itest_free(r);
+    char bearer[4096];
+    itest_bearer(bearer, sizeof bearer, "admin", ITEST_ADMIN_ID);
+    r = internal_get_as(path_of(id), 0, bearer);
+    ck_assert_msg(r->status == 401, "user token: %s", itest_describe(r));
     itest_free(r);
 
     /* Unknown ids and non-ids. */

@@ -329,7 +329,7 @@ static void assert_unset(const crm_http_res *res)
 static crm_http_res get_ok(crm_http *h, const char *path, int status)
 {
     crm_http_res res = unset;
-    int rc = crm_http_get(h, arena, path, NULL, &res);
+    int rc = crm_http_get(h, arena, path, NULL, NULL, &res);
     ck_assert_msg(rc == CRM_OK, "GET %s: rc %d", path, rc);
     ck_assert_int_eq(res.status, status);
     ck_assert_ptr_nonnull(res.body);
@@ -440,7 +440,7 @@ START_TEST(test_get_sends_request_id)
 {
     crm_http *h = crm_http_new(base, TIMEOUT_MS, CAP);
     crm_http_res res = unset;
-    ck_assert_int_eq(crm_http_get(h, arena, "/echo", "req-123", &res), CRM_OK);
+    ck_assert_int_eq(crm_http_get(h, arena, "/echo", "req-123", NULL, &res), CRM_OK);
     ck_assert_int_eq(res.status, 200);
     ck_assert_str_eq(res.content_type, "text/plain; charset=utf-8");
     ck_assert_ptr_nonnull(strstr(res.body, "method=GET\n"));
@@ -540,7 +540,7 @@ static void assert_too_big(crm_http *h, const char *path)
 {
     crm_http_res res = unset;
     log_capture();
-    int rc = crm_http_get(h, arena, path, NULL, &res);
+    int rc = crm_http_get(h, arena, path, NULL, NULL, &res);
     const char *logged = log_captured();
     ck_assert_msg(rc == CRM_TOOBIG, "GET %s: rc %d", path, rc);
     assert_unset(&res);
@@ -603,7 +603,7 @@ START_TEST(test_timeout)
     crm_http_res res = unset;
     log_capture();
     long long t0 = now_ms();
-    int rc = crm_http_get(h, arena, "/slow", "req-slow", &res);
+    int rc = crm_http_get(h, arena, "/slow", "req-slow", NULL, &res);
     long long took = now_ms() - t0;
     const char *logged = log_captured();
     __atomic_store_n(&slow_release, 1, __ATOMIC_SEQ_CST);
@@ -630,7 +630,7 @@ START_TEST(test_connection_refused)
     crm_http_res res = unset;
     log_capture();
     long long t0 = now_ms();
-    int rc = crm_http_get(h, arena, "/json", NULL, &res);
+    int rc = crm_http_get(h, arena, "/json", NULL, NULL, &res);
     long long took = now_ms() - t0;
     const char *logged = log_captured();
     ck_assert_int_eq(rc, CRM_GONE);
@@ -651,7 +651,7 @@ START_TEST(test_closed_without_answer)
     crm_http *h = crm_http_new(base, TIMEOUT_MS, CAP);
     get_ok(h, "/json", 200); /* an open connection first */
     crm_http_res res = unset;
-    ck_assert_int_eq(crm_http_get(h, arena, "/close", NULL, &res), CRM_GONE);
+    ck_assert_int_eq(crm_http_get(h, arena, "/close", NULL, NULL, &res), CRM_GONE);
     assert_unset(&res);
     get_ok(h, "/json", 200);
     crm_http_free(h);
@@ -662,7 +662,7 @@ START_TEST(test_unresolvable_host)
 {
     crm_http *h = crm_http_new("http://no-such-host.invalid:8081", 2000, CAP);
     crm_http_res res = unset;
-    ck_assert_int_eq(crm_http_get(h, arena, "/json", NULL, &res), CRM_GONE);
+    ck_assert_int_eq(crm_http_get(h, arena, "/json", NULL, NULL, &res), CRM_GONE);
     assert_unset(&res);
     crm_http_free(h);
 }
@@ -674,7 +674,7 @@ static void assert_refused_get(crm_http *h, const char *path, const char *rid)
 {
     crm_http_res res = unset;
     log_capture();
-    int rc = crm_http_get(h, arena, path, rid, &res);
+    int rc = crm_http_get(h, arena, path, rid, NULL, &res);
     const char *logged = log_captured();
     ck_assert_msg(rc == CRM_ERR, "GET \"%s\": rc %d", path != NULL ? path : "(null)", rc);
     assert_unset(&res);
@@ -742,7 +742,7 @@ START_TEST(test_other_schemes_refused)
         crm_http *h = crm_http_new(url, TIMEOUT_MS, CAP);
         crm_http_res res = unset;
         log_capture();
-        int rc = crm_http_get(h, arena, "/etc/hostname", NULL, &res);
+        int rc = crm_http_get(h, arena, "/etc/hostname", NULL, NULL, &res);
         const char *logged = log_captured();
         ck_assert_msg(rc == CRM_ERR, "%s: rc %d", url, rc);
         assert_unset(&res);
