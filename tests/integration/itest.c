@@ -3,6 +3,9 @@
  */
 #include "itest.h"
 
+#include "crm_auth.h"
+#include "crm_jwt.h"
+
 #include <ctype.h>
 #include <curl/curl.h>
 #include <dirent.h>
@@ -41,6 +44,9 @@ typedef struct {
 static pthread_key_t g_conn_key;
 static pthread_once_t g_conn_once = PTHREAD_ONCE_INIT;
 static _Thread_local long t_timeout_ms = 10000;
+static _Thread_local char t_source[64];    /* "" : the system's choice */
+static _Thread_local char t_auth[4096];    /* default Authorization line */
+static _Thread_local int t_auth_set;       /* 0: the admin default */
 static _Thread_local char t_msg[ITEST_MSG_MAX];
 static _Thread_local char t_desc[ITEST_MSG_MAX];
 
@@ -325,6 +331,11 @@ static itest_resp *perform(const char *method, const char *url, const char *cons
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    if (t_source[0] != '\0') {
+        char iface[80];
+        snprintf(iface, sizeof iface, "host!%s", t_source);
+        curl_easy_setopt(c, CURLOPT_INTERFACE, iface);
+    }
     if (strcmp(method, "GET") == 0 && body == NULL) {
         curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     } else if (strcmp(method, "HEAD") == 0) {
@@ -361,6 +372,110 @@ itest_resp *itest_request_url(const char *method, const char *url, const char *c
     return perform(method, url, headers, body, body_len, content_type);
 }
 
+/* ---- credentials ---- */
+
+static int has_credentials(const char *const *headers)
+{
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
+        if (has_prefix_ci(headers[i], "Authorization:") || has_prefix_ci(headers[i], "Cookie:"))
+            return 1;
+    return 0;
+}
+
+static crm_jwt_keys *signing_keys(void)
+{
+    static crm_jwt_keys *keys;
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    char path[4096], err[256];
+
+    pthread_mutex_lock(&mu);
+    if (keys == NULL) {
+        const char *file = path;
+        snprintf(path, sizeof path, "%s/secrets/jwt-signing.pem",
+                 itest_env("CRM_STATE", "state/test"));
+        FILE *f = fopen(file, "r");
+        if (f == NULL) {
+            fprintf(stderr, "itest: cannot read the token signing key %s: %s\n", file,
+                    strerror(errno));
+            abort();
+        }
+        char pem[8192];
+        size_t len = fread(pem, 1, sizeof pem - 1, f);
+        fclose(f);
+        pem[len] = '\0';
+        keys = crm_jwt_keys_new();
+        if (crm_auth_load(keys, NULL, pem, err, sizeof err) != CRM_OK) {
+            fprintf(stderr, "itest: %s: %s\n", file, err);
+            abort();
+        }
+    }
+    pthread_mutex_unlock(&mu);
+    return keys;
+}
+
+void itest_token_at(char *out, size_t n, const char *role, int64_t user_id, long long iat,
+                    long ttl, const char *csrf)
+{
+    crm_jwt_claims c;
+    crm_buf b;
+
+    memset(&c, 0, sizeof c);
+    snprintf(c.sub, sizeof c.sub, "%lld", (long long)user_id);
+    snprintf(c.role, sizeof c.role, "%s", role);
+    if (csrf != NULL)
+        snprintf(c.csrf, sizeof c.csrf, "%s", csrf);
+    c.iat = iat;
+    c.nbf = iat;
+    c.exp = iat + ttl;
+    crm_buf_init(&b, 512);
+    if (crm_jwt_sign(signing_keys(), &c, &b) != CRM_OK || b.len + 1 > n) {
+        fputs("itest: cannot sign a token\n", stderr);
+        abort();
+    }
+    memcpy(out, b.data, b.len);
+    out[b.len] = '\0';
+    crm_buf_free(&b);
+}
+
+void itest_token(char *out, size_t n, const char *role, int64_t user_id)
+{
+    itest_token_at(out, n, role, user_id, (long long)time(NULL), 900, NULL);
+}
+
+void itest_bearer(char *out, size_t n, const char *role, int64_t user_id)
+{
+    char t[3072];
+    itest_token(t, sizeof t, role, user_id);
+    snprintf(out, n, "Authorization: Bearer %s", t);
+}
+
+void itest_as(const char *role, int64_t user_id)
+{
+    t_auth_set = 1;
+    if (role == NULL) {
+        t_auth[0] = '\0';
+        return;
+    }
+    itest_bearer(t_auth, sizeof t_auth, role, user_id);
+}
+
+void itest_set_source_addr(const char *addr)
+{
+    snprintf(t_source, sizeof t_source, "%s", addr != NULL ? addr : "");
+}
+
+/* The thread's default Authorization line, or NULL for none. */
+static const char *default_auth(void)
+{
+    if (!t_auth_set) {
+        /* Tokens live 15 minutes; a suite runs for less, but a fresh
+           thread gets a fresh one anyway. */
+        itest_bearer(t_auth, sizeof t_auth, "admin", ITEST_ADMIN_ID);
+        t_auth_set = 1;
+    }
+    return t_auth[0] != '\0' ? t_auth : NULL;
+}
+
 itest_resp *itest_request(const char *method, const char *path, const char *const *headers,
                           const char *body, size_t body_len, const char *content_type)
 {
@@ -371,7 +486,19 @@ itest_resp *itest_request(const char *method, const char *path, const char *cons
     size_t n = strlen(g_origin) + strlen(path) + 1;
     char *url = xmalloc(n);
     snprintf(url, n, "%s%s", g_origin, path);
-    itest_resp *r = perform(method, url, headers, body, body_len, content_type);
+    /* The thread's identity, unless the caller brings its own. */
+    const char *const *hs = headers;
+    const char *with_auth[64];
+    const char *auth = default_auth();
+    if (auth != NULL && !has_credentials(headers)) {
+        size_t k = 0;
+        for (; headers != NULL && headers[k] != NULL && k < 62; k++)
+            with_auth[k] = headers[k];
+        with_auth[k++] = auth;
+        with_auth[k] = NULL;
+        hs = with_auth;
+    }
+    itest_resp *r = perform(method, url, hs, body, body_len, content_type);
     free(url);
     if (r->status != 0 && itest_header_get(r, "X-Request-Id") == NULL)
         __atomic_add_fetch(&g_missing_request_ids, 1, __ATOMIC_SEQ_CST);
