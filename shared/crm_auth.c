@@ -87,6 +87,14 @@ static void errf(char *err, size_t errlen, const char *msg)
         snprintf(err, errlen, "%s", msg);
 }
 
+static int count_blocks(const char *pem)
+{
+    int n = 0;
+    for (const char *p = pem; (p = strstr(p, "-----BEGIN PUBLIC KEY-----")) != NULL; p++)
+        n++;
+    return n;
+}
+
 /* Every "PUBLIC KEY" block of pem into k. */
 static int load_public(crm_jwt_keys *k, const char *pem, char *err, size_t errlen)
 {
@@ -102,9 +110,8 @@ static int load_public(crm_jwt_keys *k, const char *pem, char *err, size_t errle
         char *text;
         long tl;
 
-        if (out == NULL || EVP_PKEY_id(pkey) != EVP_PKEY_ED25519 ||
-            kid_of(pkey, kid) != CRM_OK || PEM_write_bio_PUBKEY(out, pkey) != 1 ||
-            (tl = BIO_get_mem_data(out, &text)) <= 0) {
+        if (out == NULL || EVP_PKEY_id(pkey) != EVP_PKEY_ED25519 || kid_of(pkey, kid) != CRM_OK ||
+            PEM_write_bio_PUBKEY(out, pkey) != 1 || (tl = BIO_get_mem_data(out, &text)) <= 0) {
             errf(err, errlen, "CRM_JWT_PUBLIC_KEYS: a key is not an Ed25519 public key");
             rc = CRM_INVALID;
         } else {
@@ -127,6 +134,12 @@ static int load_public(crm_jwt_keys *k, const char *pem, char *err, size_t errle
     BIO_free(in);
     if (rc == CRM_OK && n == 0) {
         errf(err, errlen, "CRM_JWT_PUBLIC_KEYS: no PEM public key found");
+        rc = CRM_INVALID;
+    }
+    /* A block that does not parse stops the reader: refuse it rather than
+       start without the keys after it. */
+    if (rc == CRM_OK && n != count_blocks(pem)) {
+        errf(err, errlen, "CRM_JWT_PUBLIC_KEYS: a PUBLIC KEY block does not parse");
         rc = CRM_INVALID;
     }
     return rc;
@@ -249,8 +262,7 @@ static int parse_sub(const char *s, int64_t *out)
  * The identity of token at now: from the cache while the token is within
  * its times, else verified and cached. CRM_OK or CRM_INVALID (*why set).
  */
-static int identify(const char *token, size_t len, int64_t now, crm_identity *out,
-                    const char **why)
+static int identify(const char *token, size_t len, int64_t now, crm_identity *out, const char **why)
 {
     uint64_t h = fnv1a(token, len);
     cache_entry *e = &cache[h % CACHE_SLOTS];
@@ -322,8 +334,8 @@ void crm_auth_set_cookies(crm_req *r, const char *token, const char *csrf, long 
     size_t n = strlen(token) + 160;
     char *v = crm_arena_alloc(a, n);
 
-    snprintf(v, n, "%s=%s; Path=/; Max-Age=%ld; Secure; HttpOnly; SameSite=Strict",
-             CRM_AUTH_COOKIE, token, ttl);
+    snprintf(v, n, "%s=%s; Path=/; Max-Age=%ld; Secure; HttpOnly; SameSite=Strict", CRM_AUTH_COOKIE,
+             token, ttl);
     crm_res_header(r, "Set-Cookie", v);
     n = strlen(csrf) + 128;
     v = crm_arena_alloc(a, n);
@@ -336,17 +348,18 @@ void crm_auth_clear_cookies(crm_req *r)
 {
     crm_res_header(r, "Set-Cookie",
                    CRM_AUTH_COOKIE "=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Strict");
-    crm_res_header(r, "Set-Cookie", CRM_AUTH_CSRF_COOKIE "=; Path=/; Max-Age=0; Secure; SameSite=Strict");
+    crm_res_header(r, "Set-Cookie",
+                   CRM_AUTH_CSRF_COOKIE "=; Path=/; Max-Age=0; Secure; SameSite=Strict");
 }
 
 /* ---- the router's check ---- */
 
 static int unauthorized(crm_req *r, const char *detail, int bad_token)
 {
-    crm_res_header(r, "WWW-Authenticate",
-                   bad_token ? "Bearer error=\"invalid_token\"" : "Bearer");
-    crm_problem_t p = { .status = 401, .type = "unauthorized", .title = "Unauthorized",
-                        .detail = detail };
+    crm_res_header(r, "WWW-Authenticate", bad_token ? "Bearer error=\"invalid_token\"" : "Bearer");
+    crm_problem_t p = {
+        .status = 401, .type = "unauthorized", .title = "Unauthorized", .detail = detail
+    };
     return crm_problem_send(r, &p);
 }
 
@@ -361,26 +374,30 @@ static int is_unsafe(const char *m)
     return strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0 && strcmp(m, "OPTIONS") != 0;
 }
 
-/* A signed service call: the signature covers the body, or the path when
-   the method carries none. */
+/* A signed service call: the signature covers the body, or, for a request
+   without one, its target (path and query). */
 static int check_service(crm_req *r)
 {
-    const char *content = crm_req_path(r), *ts, *sig;
-    size_t len = strlen(content);
+    const char *content, *ts, *sig;
+    size_t len = 0;
 
-    if (is_unsafe(crm_req_method(r))) {
-        int rc = crm_req_body(r, &content, &len);
-        if (rc == CRM_TOOBIG)
-            return crm_problem(r, 413, "the request body is over the size limit");
-        if (rc != CRM_OK)
-            return crm_problem(r, 400, "the request body could not be read");
+    int rc = crm_req_body(r, &content, &len);
+    if (rc == CRM_TOOBIG)
+        return crm_problem(r, 413, "the request body is over the size limit");
+    if (rc != CRM_OK)
+        return crm_problem(r, 400, "the request body could not be read");
+    if (len == 0) {
+        const char *q = crm_req_query_string(r);
+        content = *q != '\0' ? crm_arena_printf(crm_req_arena(r), "%s?%s", crm_req_path(r), q)
+                             : crm_req_path(r);
+        len = strlen(content);
     }
     ts = crm_req_header(r, CRM_EVENT_TS_HEADER);
     sig = crm_req_header(r, CRM_EVENT_SIG_HEADER);
     if (event_key == NULL || *event_key == '\0')
         return unauthorized(r, "service calls are not accepted here", 0);
-    int rc = crm_event_verify(event_key, strlen(event_key), ts, sig, content, len,
-                              (long long)time(NULL), CRM_AUTH_SERVICE_SKEW);
+    rc = crm_event_verify(event_key, strlen(event_key), ts, sig, content, len,
+                          (long long)time(NULL), CRM_AUTH_SERVICE_SKEW);
     if (rc != CRM_OK)
         return unauthorized(r, "a signed service call is required", 0);
     return CRM_OK;
@@ -416,7 +433,7 @@ static const char *sent_csrf(crm_req *r)
         return NULL;
     if (crm_req_body(r, &body, &len) != CRM_OK ||
         crm_form_parse(crm_req_arena(r), body, len, 1024, &fs, &why) != CRM_OK)
-        return NULL;
+        return NULL; /* the handler says why the body is wrong, if it gets that far */
     const crm_field *f = crm_fields_get(&fs, CRM_AUTH_CSRF_FIELD);
     return f != NULL && f->type == CRM_FIELD_STRING ? f->str : NULL;
 }
@@ -456,8 +473,7 @@ int crm_auth_route(crm_req *r, unsigned roles)
     if (token == NULL || *token == '\0')
         return unauthorized(r, "log in first: an access token is required", 0);
     size_t len = strlen(token);
-    if (len > CRM_JWT_MAX ||
-        identify(token, len, (int64_t)time(NULL), &id, &why) != CRM_OK) {
+    if (len > CRM_JWT_MAX || identify(token, len, (int64_t)time(NULL), &id, &why) != CRM_OK) {
         crm_log_info("access token refused: %s", why ? why : "too long");
         return unauthorized(r, "the access token is not valid", 1);
     }

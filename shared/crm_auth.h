@@ -4,8 +4,9 @@
  *
  *   CRM_ROLE_PUBLIC   anyone (ping, login);
  *   CRM_ROLE_SERVICE  a call signed with CRM_EVENT_KEY (crm_event_sign over
- *                     the body, or over the path for a request without
- *                     one); user tokens are never enough;
+ *                     the body, or over the target - path, and "?query"
+ *                     when there is one - for a request without a body);
+ *                     user tokens are never enough;
  *   user roles        an access token (crm_jwt.h) from `Authorization:
  *                     Bearer` or the browser's session cookie, checked
  *                     here with the identity service's public keys: 401
@@ -31,12 +32,12 @@
 #include "crm_req.h"
 #include "crm_router.h" /* the CRM_ROLE_* bits */
 
-#define CRM_AUTH_COOKIE      "__Host-crm_session" /* the access token; HttpOnly */
-#define CRM_AUTH_CSRF_COOKIE "__Host-crm_csrf"    /* its csrf claim, for our pages' scripts */
-#define CRM_AUTH_CSRF_HEADER "X-CSRF-Token"
-#define CRM_AUTH_CSRF_FIELD  "csrf_token" /* form field; the body readers skip it */
-#define CRM_AUTH_LEEWAY      30           /* seconds of clock difference tolerated */
-#define CRM_AUTH_SERVICE_SKEW 300         /* seconds a signed service call stays valid */
+#define CRM_AUTH_COOKIE       "__Host-crm_session" /* the access token; HttpOnly */
+#define CRM_AUTH_CSRF_COOKIE  "__Host-crm_csrf"    /* its csrf claim, for our pages' scripts */
+#define CRM_AUTH_CSRF_HEADER  "X-CSRF-Token"
+#define CRM_AUTH_CSRF_FIELD   "csrf_token" /* form field; the body readers skip it */
+#define CRM_AUTH_LEEWAY       30           /* seconds of clock difference tolerated */
+#define CRM_AUTH_SERVICE_SKEW 300          /* seconds a signed service call stays valid */
 
 typedef struct {
     int64_t user_id; /* the token's sub */
@@ -109,9 +110,9 @@ void crm_auth_clear_cookies(crm_req *r);
 const char *crm_auth_cookie(crm_req *r, const char *name);
 
 /*
- * Headers a service adds to sign a call without a body (GET path) with
- * key: "X-CRM-Timestamp: <ts>" and "X-CRM-Signature: v1=..." into
- * ts_line and sig_line.
+ * Headers a service adds to sign a call without a body with key, path
+ * being the whole target (path and query): "X-CRM-Timestamp: <ts>" and "X-CRM-Signature: v1=..."
+ * into ts_line and sig_line.
  */
 void crm_auth_sign_path(const char *key, const char *path, char ts_line[64], char sig_line[96]);
 

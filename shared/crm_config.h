@@ -58,12 +58,12 @@ typedef struct {
     char *event_key;           /* CRM_EVENT_KEY(_FILE): HMAC key of events */
     char *reporting_currency;  /* CRM_REPORTING_CURRENCY: marketing's revenue */
     long rfm_refresh_ms;       /* CRM_RFM_REFRESH_MS: marketing's RFM refresher */
-    char *jwt_public_keys;     /* CRM_JWT_PUBLIC_KEYS(_FILE): PEM keys tokens verify with */
-    char *jwt_signing_key;     /* CRM_JWT_SIGNING_KEY(_FILE): identity's PEM private key */
+    char *jwt_public_keys;     /* CRM_JWT_PUBLIC_KEYS(_FILE): keys tokens verify with */
+    char *jwt_signing_key;     /* CRM_JWT_SIGNING_KEY(_FILE): identity's private key */
     long token_ttl;            /* CRM_TOKEN_TTL: seconds an access token lives */
-    long login_account_failures; /* CRM_LOGIN_ACCOUNT_FAILURES: per account and window */
-    long login_address_failures; /* CRM_LOGIN_ADDRESS_FAILURES: per client address */
-    long login_window;           /* CRM_LOGIN_WINDOW: seconds failures are counted */
+    long login_max_account;    /* CRM_LOGIN_MAX_ACCOUNT: failures per account */
+    long login_max_address;    /* CRM_LOGIN_MAX_ADDRESS: failures per address */
+    long login_window;         /* CRM_LOGIN_WINDOW: seconds failures count for */
 } crm_config;
 
 extern const crm_conf_entry crm_config_table[];

@@ -275,9 +275,8 @@ int crm_jwt_verify(const crm_jwt_keys *k, const char *token, size_t len, int64_t
                    int64_t leeway, crm_jwt_claims *out, const char **why)
 {
     static const char *const header_members[] = { "alg", "typ", "kid", NULL };
-    static const char *const payload_members[] = {
-        "sub", "iat", "nbf", "exp", "jti", "role", "csrf", NULL
-    };
+    static const char *const payload_members[] = { "sub", "iat",  "nbf",  "exp",
+                                                   "jti", "role", "csrf", NULL };
     unsigned char header[HEADER_MAX], payload[PAYLOAD_MAX], sig[SIG_LEN + 3];
     size_t hlen = 0, plen = 0, slen = 0;
     crm_arena *a = NULL;

@@ -27,7 +27,7 @@
 #define CRM_JWT_SUB_MAX  64
 #define CRM_JWT_ROLE_MAX 16
 #define CRM_JWT_CSRF_MAX 43 /* base64url of 32 bytes */
-#define CRM_JWT_KEYS_MAX 8 /* keys a set holds: the current one and older ones */
+#define CRM_JWT_KEYS_MAX 8  /* keys a set holds: the current one and older ones */
 
 typedef struct crm_jwt_keys crm_jwt_keys;
 

@@ -177,7 +177,8 @@ static int visible(crm_req *r, crm_arena *a, int64_t id, customer *c)
 static int check_customer_fields(crm_req *r, const crm_fields *fs)
 {
     int own = crm_auth_owner(r) != 0;
-    return crm_api_check_fields(r, fs->items, fs->n, NULL, own ? customer_fields_own : customer_fields,
+    return crm_api_check_fields(r, fs->items, fs->n, NULL,
+                                own ? customer_fields_own : customer_fields,
                                 own ? customer_readonly_own : customer_readonly);
 }
 

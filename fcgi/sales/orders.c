@@ -37,8 +37,8 @@ static const char *const order_patch_fields[] = {
     "customer_id", "currency", "campaign_id", "note", NULL,
 };
 static const char *const order_readonly[] = {
-    "id",         "status", "total_cents",  "line_count",   "version",      "created_at",
-    "updated_at", "lines",  "confirmed_at", "fulfilled_at", "cancelled_at", "owner_id", NULL,
+    "id",    "status",       "total_cents",  "line_count",   "version",  "created_at", "updated_at",
+    "lines", "confirmed_at", "fulfilled_at", "cancelled_at", "owner_id", NULL,
 };
 static const char *const line_fields[] = { "product_id", "quantity", NULL };
 static const char *const line_readonly[] = {

@@ -141,8 +141,7 @@ static int apply(crm_db *db, crm_arena *a, const crm_event *ev)
     if (name == NULL || email == NULL || status == NULL)
         return CRM_INVALID;
     return store_replica_put(db, ev->aggregate_id, name, email, status, owner_of(&fs), 0,
-                             ev->aggregate_version,
-                             crm_api_now(a));
+                             ev->aggregate_version, crm_api_now(a));
 }
 
 int sales_events(crm_req *r)

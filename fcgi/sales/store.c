@@ -239,7 +239,7 @@ enum {
 };
 
 static const char *const order_filter_sql[] = {
-    " AND o.customer_id = ?", " AND o.status = ?",   " AND o.campaign_id = ?",
+    " AND o.customer_id = ?", " AND o.status = ?",     " AND o.campaign_id = ?",
     " AND o.created_at >= ?", " AND o.created_at < ?", " AND o.owner_id = ?",
 };
 

@@ -44,9 +44,9 @@ typedef struct {
 static pthread_key_t g_conn_key;
 static pthread_once_t g_conn_once = PTHREAD_ONCE_INIT;
 static _Thread_local long t_timeout_ms = 10000;
-static _Thread_local char t_source[64];    /* "" : the system's choice */
-static _Thread_local char t_auth[4096];    /* default Authorization line */
-static _Thread_local int t_auth_set;       /* 0: the admin default */
+static _Thread_local char t_source[64]; /* "" : the system's choice */
+static _Thread_local char t_auth[4096]; /* default Authorization line */
+static _Thread_local int t_auth_set;    /* 0: the admin default */
 static _Thread_local char t_msg[ITEST_MSG_MAX];
 static _Thread_local char t_desc[ITEST_MSG_MAX];
 
@@ -413,8 +413,8 @@ static crm_jwt_keys *signing_keys(void)
     return keys;
 }
 
-void itest_token_at(char *out, size_t n, const char *role, int64_t user_id, long long iat,
-                    long ttl, const char *csrf)
+void itest_token_at(char *out, size_t n, const char *role, int64_t user_id, long long iat, long ttl,
+                    const char *csrf)
 {
     crm_jwt_claims c;
     crm_buf b;

@@ -76,16 +76,17 @@ void itest_free(itest_resp *r);
  * Credentials. itest_request sends, unless its headers bring an
  * Authorization or Cookie header of their own, the calling thread's
  * default: an admin token (user ITEST_ADMIN_ID) minted with the stack's
- * signing key ($CRM_STATE/secrets/jwt-signing.pem). itest_as switches the thread to another role and user,
- * or to no credentials at all with role NULL.
+ * signing key ($CRM_STATE/secrets/jwt-signing.pem). itest_as switches the
+ * thread to another role and user, or to no credentials at all with role
+ * NULL.
  */
 #define ITEST_ADMIN_ID 1
 void itest_as(const char *role, int64_t user_id);
 /* A signed access token, valid for 15 minutes from now. */
 void itest_token(char *out, size_t n, const char *role, int64_t user_id);
 /* The same with every time chosen: iat = nbf, exp = iat + ttl; csrf may be NULL. */
-void itest_token_at(char *out, size_t n, const char *role, int64_t user_id, long long iat,
-                    long ttl, const char *csrf);
+void itest_token_at(char *out, size_t n, const char *role, int64_t user_id, long long iat, long ttl,
+                    const char *csrf);
 /* "Authorization: Bearer <token>" for role and user. */
 void itest_bearer(char *out, size_t n, const char *role, int64_t user_id);
 

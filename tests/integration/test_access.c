@@ -42,17 +42,17 @@ static int64_t marketer, viewer;
 typedef struct {
     const char *method;
     const char *pattern;
-    const char *path; /* with {customer} {note} {product} {order} {line} {campaign}
-                         {segment} {user} */
-    const char *body; /* a valid body (same placeholders), or NULL */
-    const char *owner_obj; /* owned by sales_a: the object whose version must not
-                              move when sales_b tries, or NULL */
-    const char *count;     /* a list to count before and after a refused create */
-    const char *fields;    /* fields no writer may set, comma-separated */
+    const char *path;         /* with {customer} {note} {product} {order} {line} {campaign}
+                                 {segment} {user} */
+    const char *body;         /* a valid body (same placeholders), or NULL */
+    const char *owner_obj;    /* owned by sales_a: the object whose version must not
+                                 move when sales_b tries, or NULL */
+    const char *count;        /* a list to count before and after a refused create */
+    const char *fields;       /* fields no writer may set, comma-separated */
     const char *sales_fields; /* more fields a sales user may not set, or NULL */
 } access_case;
 
-#define RO "id,version,created_at,updated_at,role"
+#define RO   "id,version,created_at,updated_at,role"
 #define CUST "/api/v1/customers/{customer}"
 #define ORD  "/api/v1/orders/{order}"
 
@@ -64,15 +64,16 @@ static const access_case cases[] = {
       "{\"name\":\"Access\",\"email\":\"{email}\"}", NULL, "/api/v1/customers?count=true&limit=1",
       RO, "owner_id" },
     { "GET", "/api/v1/customers/{id}", CUST, NULL, CUST, NULL, NULL, NULL },
-    { "PATCH", "/api/v1/customers/{id}", CUST, "{\"company\":\"Changed\"}", CUST, NULL, RO, "owner_id" },
+    { "PATCH", "/api/v1/customers/{id}", CUST, "{\"company\":\"Changed\"}", CUST, NULL, RO,
+      "owner_id" },
     { "PUT", "/api/v1/customers/{id}", CUST, "{\"name\":\"Put\",\"email\":\"{email}\"}", CUST, NULL,
       RO, "owner_id" },
     { "DELETE", "/api/v1/customers/{id}", CUST, NULL, CUST, NULL, NULL, NULL },
     { "GET", "/api/v1/customers/{id}/notes", CUST "/notes", NULL, CUST, NULL, NULL, NULL },
     { "POST", "/api/v1/customers/{id}/notes", CUST "/notes", "{\"body\":\"hello\"}", CUST, NULL,
       "id,created_at,customer_id", "author_id" },
-    { "GET", "/api/v1/customers/{id}/notes/{note_id}", CUST "/notes/{note}", NULL, CUST, NULL,
-      NULL, NULL },
+    { "GET", "/api/v1/customers/{id}/notes/{note_id}", CUST "/notes/{note}", NULL, CUST, NULL, NULL,
+      NULL },
     { "DELETE", "/api/v1/customers/{id}/notes/{note_id}", CUST "/notes/{note}", NULL, CUST, NULL,
       NULL, NULL },
     { "GET", "/internal/v1/customers/{id}", "/internal/v1/customers/{customer}", NULL, NULL, NULL,
@@ -90,7 +91,8 @@ static const access_case cases[] = {
     { "PUT", "/api/v1/products/{id}", "/api/v1/products/{product}",
       "{\"sku\":\"{sku}\",\"name\":\"Put\",\"price_cents\":100,\"currency\":\"EUR\"}", NULL, NULL,
       RO, NULL },
-    { "DELETE", "/api/v1/products/{id}", "/api/v1/products/{product}", NULL, NULL, NULL, NULL, NULL },
+    { "DELETE", "/api/v1/products/{id}", "/api/v1/products/{product}", NULL, NULL, NULL, NULL,
+      NULL },
     { "GET", "/api/v1/orders", "/api/v1/orders", NULL, NULL, NULL, NULL, NULL },
     { "POST", "/api/v1/orders", "/api/v1/orders",
       "{\"customer_id\":{customer},\"lines\":[{\"product_id\":{product},\"quantity\":1}]}", NULL,
@@ -101,10 +103,12 @@ static const access_case cases[] = {
       "{\"product_id\":{product},\"quantity\":1}", ORD, NULL, RO, NULL },
     { "PUT", "/api/v1/orders/{id}/lines", ORD "/lines",
       "{\"lines\":[{\"product_id\":{product},\"quantity\":2}]}", ORD, NULL, RO, NULL },
-    { "GET", "/api/v1/orders/{id}/lines/{line_id}", ORD "/lines/{line}", NULL, ORD, NULL, NULL, NULL },
-    { "PATCH", "/api/v1/orders/{id}/lines/{line_id}", ORD "/lines/{line}", "{\"quantity\":3}",
-      ORD, NULL, RO, NULL },
-    { "DELETE", "/api/v1/orders/{id}/lines/{line_id}", ORD "/lines/{line}", NULL, ORD, NULL, NULL, NULL },
+    { "GET", "/api/v1/orders/{id}/lines/{line_id}", ORD "/lines/{line}", NULL, ORD, NULL, NULL,
+      NULL },
+    { "PATCH", "/api/v1/orders/{id}/lines/{line_id}", ORD "/lines/{line}", "{\"quantity\":3}", ORD,
+      NULL, RO, NULL },
+    { "DELETE", "/api/v1/orders/{id}/lines/{line_id}", ORD "/lines/{line}", NULL, ORD, NULL, NULL,
+      NULL },
     { "POST", "/api/v1/orders/{id}/confirm", ORD "/confirm", NULL, ORD, NULL, NULL, NULL },
     { "POST", "/api/v1/orders/{id}/fulfill", ORD "/fulfill", NULL, ORD, NULL, NULL, NULL },
     { "POST", "/api/v1/orders/{id}/cancel", ORD "/cancel", NULL, ORD, NULL, NULL, NULL },
@@ -115,10 +119,12 @@ static const access_case cases[] = {
     { "POST", "/api/v1/campaigns", "/api/v1/campaigns",
       "{\"name\":\"Access\",\"currency\":\"EUR\",\"channel\":\"email\"}", NULL,
       "/api/v1/campaigns?count=true&limit=1", RO, NULL },
-    { "GET", "/api/v1/campaigns/{id}", "/api/v1/campaigns/{campaign}", NULL, NULL, NULL, NULL, NULL },
+    { "GET", "/api/v1/campaigns/{id}", "/api/v1/campaigns/{campaign}", NULL, NULL, NULL, NULL,
+      NULL },
     { "PATCH", "/api/v1/campaigns/{id}", "/api/v1/campaigns/{campaign}", "{\"name\":\"Renamed\"}",
       NULL, NULL, RO, NULL },
-    { "DELETE", "/api/v1/campaigns/{id}", "/api/v1/campaigns/{campaign}", NULL, NULL, NULL, NULL, NULL },
+    { "DELETE", "/api/v1/campaigns/{id}", "/api/v1/campaigns/{campaign}", NULL, NULL, NULL, NULL,
+      NULL },
     { "POST", "/api/v1/campaigns/{id}/schedule", "/api/v1/campaigns/{campaign}/schedule", NULL,
       NULL, NULL, NULL, NULL },
     { "POST", "/api/v1/campaigns/{id}/activate", "/api/v1/campaigns/{campaign}/activate", NULL,
@@ -140,7 +146,8 @@ static const access_case cases[] = {
     { "GET", "/api/v1/segments/{id}", "/api/v1/segments/{segment}", NULL, NULL, NULL, NULL, NULL },
     { "PATCH", "/api/v1/segments/{id}", "/api/v1/segments/{segment}", "{\"name\":\"Renamed\"}",
       NULL, NULL, RO, NULL },
-    { "DELETE", "/api/v1/segments/{id}", "/api/v1/segments/{segment}", NULL, NULL, NULL, NULL, NULL },
+    { "DELETE", "/api/v1/segments/{id}", "/api/v1/segments/{segment}", NULL, NULL, NULL, NULL,
+      NULL },
     { "GET", "/api/v1/segments/{id}/members", "/api/v1/segments/{segment}/members", NULL, NULL,
       NULL, NULL, NULL },
     { "GET", "/api/v1/analytics/customers/{id}", "/api/v1/analytics/customers/{customer}", NULL,
@@ -150,7 +157,8 @@ static const access_case cases[] = {
       NULL, NULL, NULL, NULL },
     /* identity */
     { "POST", "/api/v1/auth/login", "/api/v1/auth/login",
-      "{\"email\":\"nobody@example.com\",\"password\":\"not-the-password\"}", NULL, NULL, NULL, NULL },
+      "{\"email\":\"nobody@example.com\",\"password\":\"not-the-password\"}", NULL, NULL, NULL,
+      NULL },
     { "POST", "/api/v1/auth/logout", "/api/v1/auth/logout", NULL, NULL, NULL, NULL, NULL },
     { "GET", "/api/v1/auth/me", "/api/v1/auth/me", NULL, NULL, NULL, NULL, NULL },
     { "POST", "/api/v1/auth/token", "/api/v1/auth/token", NULL, NULL, NULL, NULL, NULL },
@@ -158,7 +166,8 @@ static const access_case cases[] = {
     { "POST", "/api/v1/users", "/api/v1/users",
       "{\"email\":\"{email}\",\"name\":\"Access\",\"role\":\"viewer\","
       "\"password\":\"correct horse battery\"}",
-      NULL, "/api/v1/users?count=true&limit=1", "id,version,created_at,updated_at,password_hash", NULL },
+      NULL, "/api/v1/users?count=true&limit=1", "id,version,created_at,updated_at,password_hash",
+      NULL },
     { "GET", "/api/v1/users/{id}", "/api/v1/users/{user}", NULL, NULL, NULL, NULL, NULL },
     { "PATCH", "/api/v1/users/{id}", "/api/v1/users/{user}", "{\"name\":\"Renamed\"}", NULL, NULL,
       "id,version,created_at,updated_at,password_hash", NULL },
@@ -307,10 +316,10 @@ static void make_fixtures(void)
     ck_assert_ptr_nonnull(lines);
     fx.line = itest_jint(json_object_array_get_idx(lines, 0), "id");
     itest_free(r);
-    fx.campaign = created_id(
-        itest_json("POST", "/api/v1/campaigns", NULL,
-                   "{\"name\":\"Access\",\"currency\":\"EUR\",\"channel\":\"email\"}"),
-        "campaign");
+    fx.campaign =
+        created_id(itest_json("POST", "/api/v1/campaigns", NULL,
+                              "{\"name\":\"Access\",\"currency\":\"EUR\",\"channel\":\"email\"}"),
+                   "campaign");
     fx.segment = created_id(itest_json("POST", "/api/v1/segments", NULL,
                                        "{\"name\":\"Access\",\"rule\":{\"all\":[{\"field\":"
                                        "\"status\",\"op\":\"eq\",\"value\":\"lead\"}]}}"),
@@ -329,11 +338,12 @@ static char *expand(const char *text)
     char email[128], sku[64];
     itest_unique_email(email, sizeof email, "access-body");
     itest_unique_sku(sku, sizeof sku);
-    int64_t ids[] = { fx.customer, fx.note,    fx.product, fx.order,
+    int64_t ids[] = { fx.customer, fx.note,     fx.product, fx.order,
                       fx.line,     fx.campaign, fx.segment, fx.user };
-    static const char *const keys[] = { "{customer}", "{note}",     "{product}", "{order}",
-                                        "{line}",     "{campaign}", "{segment}", "{user}",
-                                        "{email}",    "{sku}" };
+    static const char *const keys[] = {
+        "{customer}", "{note}",    "{product}", "{order}", "{line}",
+        "{campaign}", "{segment}", "{user}",    "{email}", "{sku}"
+    };
     crm_buf b;
     crm_buf_init(&b, 256);
     for (const char *p = text; *p != '\0';) {
@@ -382,8 +392,9 @@ static itest_resp *send(const route *rt, const access_case *c, const char *body_
     char *body = body_override ? strdup(body_override) : c->body ? expand(c->body) : NULL;
     /* PUT needs If-Match (428 otherwise): any version will do here. */
     static const char *const if_match[] = { "If-Match: *", NULL };
-    itest_resp *r = itest_request(rt->method, path, strcmp(rt->method, "PUT") == 0 ? if_match : NULL,
-                                  body, body ? strlen(body) : 0, body ? "application/json" : NULL);
+    itest_resp *r =
+        itest_request(rt->method, path, strcmp(rt->method, "PUT") == 0 ? if_match : NULL, body,
+                      body ? strlen(body) : 0, body ? "application/json" : NULL);
     free(path);
     free(body);
     return r;
@@ -451,8 +462,8 @@ static void check_mass_assignment(const route *rt, const access_case *c)
                          : c->count   ? count_of(c->count)
                                       : 0;
             if (before != after)
-                fail_route(rt, "as %s, setting %s changed something (%ld -> %ld)", roles[k].name,
-                           f, before, after);
+                fail_route(rt, "as %s, setting %s changed something (%ld -> %ld)", roles[k].name, f,
+                           before, after);
         }
     }
 }
@@ -503,8 +514,7 @@ static void check_user_route(const route *rt, const access_case *c)
         itest_free(r);
         long after = version_of(c->owner_obj);
         if (before < 1 || after != before)
-            fail_route(rt, "as another sales user: the object changed (%ld -> %ld)", before,
-                       after);
+            fail_route(rt, "as another sales user: the object changed (%ld -> %ld)", before, after);
     }
 
     if (c->fields != NULL && c->body != NULL)
@@ -587,9 +597,9 @@ START_TEST(test_every_route)
                     strcmp(cases[i].pattern, routes[k].pattern) == 0;
         if (!found) {
             failures++;
-            msgs_len += (size_t)snprintf(msgs + msgs_len, sizeof msgs - msgs_len,
-                                         "\ncase %s %s has no route", cases[i].method,
-                                         cases[i].pattern);
+            msgs_len +=
+                (size_t)snprintf(msgs + msgs_len, sizeof msgs - msgs_len,
+                                 "\ncase %s %s has no route", cases[i].method, cases[i].pattern);
         }
     }
     /* Check's messages are short: all of them go to stderr, the first ones
@@ -732,8 +742,8 @@ START_TEST(test_forged_tokens)
         crm_buf_init(&b, 1024);
         crm_buf_append(&b, t, (size_t)(p1 - t) + 1);
         snprintf(payload, sizeof payload,
-                 "{\"sub\":\"5\",\"role\":\"admin\",\"iat\":%lld,\"nbf\":%lld,\"exp\":%lld}",
-                 now, now, now + 600);
+                 "{\"sub\":\"5\",\"role\":\"admin\",\"iat\":%lld,\"nbf\":%lld,\"exp\":%lld}", now,
+                 now, now + 600);
         b64url(&b, payload);
         crm_buf_puts(&b, p2);
         crm_buf_putc(&b, '\0');

@@ -80,8 +80,7 @@ static const crm_route routes[] = {
     { "PATCH", "/api/v1/customers/{id}", h_patch, P, "customers.patch" },
     { "DELETE", "/api/v1/customers/{id}", h_delete, P, "customers.delete" },
     { "GET", "/api/v1/customers/{id}/notes/{note_id}", h_note, P, "notes.get" },
-    { "DELETE", "/api/v1/customers/{id}/notes/{note_id}", h_note_delete, P,
-      "notes.delete" },
+    { "DELETE", "/api/v1/customers/{id}/notes/{note_id}", h_note_delete, P, "notes.delete" },
     { "POST", "/api/v1/imports", h_import, CRM_ROLE_ADMIN, "imports.create" },
 };
 
