@@ -4,6 +4,7 @@
  */
 #include "crm_service.h"
 
+#include "crm_auth.h"
 #include "crm_cursor.h"
 #include "crm_log.h"
 #include "crm_migrate.h"
@@ -134,15 +135,71 @@ static int migrate(const crm_config *c)
     return rc == CRM_OK ? 0 : 1;
 }
 
-static void usage(const char *name)
+static void usage(const crm_service *svc)
 {
     fprintf(stderr,
-            "usage: crm-%s [serve|migrate|version]\n"
+            "usage: crm-%s [serve|migrate|version|routes%s]\n"
             "  serve    run the FastCGI worker pool (default)\n"
             "  migrate  apply sql/%s migrations, then exit\n"
             "  version  print the version\n"
-            "Configuration comes from CRM_* environment variables; see README.md.\n",
-            name, name);
+            "  routes   print the route table (method, path, roles, name)\n",
+            svc->name, svc->n_commands > 0 ? "|COMMAND ..." : "", svc->name);
+    for (size_t i = 0; i < svc->n_commands; i++) {
+        const crm_command *c = &svc->commands[i];
+        fprintf(stderr, "  %s%s%s\n      %s\n", c->name, c->args ? " " : "", c->args ? c->args : "",
+                c->help);
+    }
+    fprintf(stderr, "Configuration comes from CRM_* environment variables; see README.md.\n");
+}
+
+/* The route table, one route a line: METHOD PATTERN ROLES NAME, roles
+   comma-separated (public, service, admin, sales, marketing, viewer).
+   The access tests are generated from it. */
+static void print_routes(const crm_service *svc)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } roles[] = {
+        { CRM_ROLE_PUBLIC, "public" },       { CRM_ROLE_SERVICE, "service" },
+        { CRM_ROLE_ADMIN, "admin" },         { CRM_ROLE_SALES, "sales" },
+        { CRM_ROLE_MARKETING, "marketing" }, { CRM_ROLE_VIEWER, "viewer" },
+    };
+    for (size_t i = 0; i < svc->n_routes; i++) {
+        const crm_route *rt = &svc->routes[i];
+        printf("%s %s ", rt->method, rt->pattern);
+        int first = 1;
+        for (size_t k = 0; k < CRM_NELEM(roles); k++) {
+            if (rt->roles & roles[k].bit) {
+                printf("%s%s", first ? "" : ",", roles[k].name);
+                first = 0;
+            }
+        }
+        printf(" %s\n", rt->name);
+    }
+}
+
+/* Free the strings crm_config_load gave c (a command is done with them). */
+static void config_release(crm_config *c)
+{
+    for (size_t i = 0; i < crm_config_table_len; i++) {
+        if (crm_config_table[i].type != CRM_CONF_STR)
+            continue;
+        char **field = (char **)(void *)((char *)c + crm_config_table[i].offset);
+        free(*field);
+        *field = NULL;
+    }
+    free(c->service);
+    c->service = NULL;
+}
+
+static const crm_command *find_command(const crm_service *svc, const char *name)
+{
+    for (size_t i = 0; i < svc->n_commands; i++) {
+        if (strcmp(svc->commands[i].name, name) == 0)
+            return &svc->commands[i];
+    }
+    return NULL;
 }
 
 int crm_service_main(int argc, char **argv, const crm_service *svc)
@@ -150,20 +207,25 @@ int crm_service_main(int argc, char **argv, const crm_service *svc)
     static crm_config conf;
     char err[256];
     const char *cmd = argc > 1 ? argv[1] : "serve";
+    const crm_command *own = find_command(svc, cmd);
 
     service = svc;
     config = &conf;
-    if (argc > 2 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 ||
+    if ((argc > 2 && own == NULL) || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 ||
         strcmp(cmd, "help") == 0) {
-        usage(svc->name);
+        usage(svc);
         return argc > 2 ? 2 : 0;
     }
     if (strcmp(cmd, "version") == 0) {
         printf("crm-%s %s\n", svc->name, CRM_VERSION);
         return 0;
     }
-    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0) {
-        usage(svc->name);
+    if (strcmp(cmd, "routes") == 0) {
+        print_routes(svc);
+        return 0;
+    }
+    if (own == NULL && strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0) {
+        usage(svc);
         return 2;
     }
     if (crm_config_load(&conf, svc->name, err, sizeof(err)) != CRM_OK) {
@@ -172,8 +234,17 @@ int crm_service_main(int argc, char **argv, const crm_service *svc)
     }
     crm_log_init(svc->name, crm_log_level(conf.log_level));
 
+    if (own != NULL) {
+        int status = own->run(&conf, argc - 1, argv + 1);
+        config_release(&conf);
+        return status;
+    }
     if (strcmp(cmd, "migrate") == 0)
         return migrate(&conf);
+    if (crm_auth_init(&conf, err, sizeof(err)) != CRM_OK) {
+        fprintf(stderr, "crm-%s: %s\n", svc->name, err);
+        return 2;
+    }
 
     crm_pool_spec spec = {
         .conf = &conf,

@@ -3,6 +3,8 @@
  *   serve (default)  run the worker pool
  *   migrate          apply sql/<service>/ migrations
  *   version          print the version
+ *   routes           print the route table (the access tests read it)
+ * and any of the service's own (crm_command: identity's create-admin).
  * Each service's main.c fills one crm_service and calls crm_service_main.
  */
 #ifndef CRM_SERVICE_H
@@ -10,6 +12,18 @@
 
 #include "crm_db.h"
 #include "crm_pool.h"
+
+/*
+ * A subcommand of one service, run after the configuration is loaded and
+ * checked (and logging set up), instead of serving. argv[0] is the
+ * command's name, argv[1..argc) what followed it. Returns the exit status.
+ */
+typedef struct {
+    const char *name; /* "create-admin" */
+    const char *args; /* synopsis of its arguments for the usage text, or NULL */
+    const char *help; /* one line */
+    int (*run)(const crm_config *conf, int argc, char **argv);
+} crm_command;
 
 typedef struct {
     const char *name; /* "customers": schema, lock and log name */
@@ -26,6 +40,9 @@ typedef struct {
     /* Called in each worker with its own database connection. */
     int (*worker_init)(const crm_config *conf, crm_db *db);
     void (*worker_done)(void);
+    /* The service's own subcommands (NULL: none). */
+    const crm_command *commands;
+    size_t n_commands;
 } crm_service;
 
 int crm_service_main(int argc, char **argv, const crm_service *svc);
