@@ -26,7 +26,7 @@ ALL_CFLAGS = -std=c11 $(CFLAGS_W) $(CFLAGS) -MMD -MP
 export CRM_BIN := $(BUILD)
 export CRM_SERVICES := $(SERVICES)
 
-SERVICES  = customers sales marketing
+SERVICES  = customers sales marketing identity
 LIB       = $(BUILD)/libcrm.a
 LIB_SRC   = $(wildcard shared/*.c)
 LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/%.o)

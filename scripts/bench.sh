@@ -85,6 +85,9 @@ export CRM_INTERNAL_PORT=${BENCH_INTERNAL_PORT:-28081}
 export CRM_MARIADB_PORT=${BENCH_MARIADB_PORT:-28307}
 export CRM_ADMIN_PORT_BASE=${BENCH_ADMIN_PORT_BASE:-29100}
 export CRM_DEMO=1
+# wrk sends from one address; the per-address write limit would measure
+# NGINX's limit_req, not the services.
+export CRM_WRITE_RATE=100000r/s
 export CRM_NGINX_KEEP_CONN=${BENCH_KEEP_CONN:-off}
 if [[ -n ${BENCH_WORKERS:-} ]]; then
     export CRM_WORKERS=$BENCH_WORKERS

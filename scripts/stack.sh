@@ -37,16 +37,18 @@ usage: scripts/stack.sh COMMAND
   env                print the stack.env lines (shell-quoted)
   db-start | db-stop | db-restart
   pool-start SVC | pool-stop SVC | pool-pid SVC
+  create-admin EMAIL [NAME]  an admin login (password: secrets/demo-<name>.password)
 
 environment (defaults):
   CRM_STATE=<repo>/state/run  CRM_BIN=build/release (build/asan if SANITIZE=1)
-  CRM_SERVICES="customers sales marketing"
+  CRM_SERVICES="customers sales marketing identity"
   CRM_HTTPS_PORT=8443 CRM_HTTP_PORT=8080 CRM_INTERNAL_PORT=8081
   CRM_MARIADB_PORT=3307 CRM_ADMIN_PORT_BASE=9100 (service i: base+i)
   CRM_DEMO=0 (1: load demo data into empty tables)  CRM_WORKERS (pool size)
   CRM_DB_MAX_CONNECTIONS=100 (connections each service's DB account may hold)
   CRM_NGINX_KEEP_CONN=off (on: fastcgi_keep_conn + upstream keepalive)
   CRM_NGINX_KEEPALIVE (idle kept connections per NGINX worker when on)
+  CRM_LOGIN_RATE=30r/m CRM_WRITE_RATE=100r/s (NGINX limit_req per address)
 EOF
 }
 
@@ -66,7 +68,7 @@ STATE=${STATE%/}
 # customers` restarts the pool on the port it had.
 CONF_VARS=(CRM_BIN CRM_SERVICES CRM_HTTPS_PORT CRM_HTTP_PORT CRM_INTERNAL_PORT
     CRM_MARIADB_PORT CRM_ADMIN_PORT_BASE CRM_WORKERS CRM_NGINX_KEEP_CONN
-    CRM_NGINX_KEEPALIVE)
+    CRM_NGINX_KEEPALIVE CRM_LOGIN_RATE CRM_WRITE_RATE)
 if [[ $CMD != up && $CMD != run && -f $STATE/stack.conf ]]; then
     while IFS= read -r line; do
         name=${line%%=*}
@@ -76,7 +78,7 @@ if [[ $CMD != up && $CMD != run && -f $STATE/stack.conf ]]; then
     done <"$STATE/stack.conf"
 fi
 
-read -r -a SERVICES <<<"${CRM_SERVICES:-customers sales marketing}"
+read -r -a SERVICES <<<"${CRM_SERVICES:-customers sales marketing identity}"
 # `make ... SANITIZE=1` puts SANITIZE in our environment: its build is build/asan.
 if [[ ${SANITIZE:-} == 1 ]]; then BIN=${CRM_BIN:-build/asan}; else BIN=${CRM_BIN:-build/release}; fi
 case $BIN in /*) ;; *) BIN=$REPO/$BIN ;; esac
@@ -89,11 +91,16 @@ DEMO=${CRM_DEMO:-0}
 KEEP_CONN=${CRM_NGINX_KEEP_CONN:-off}
 READY_TIMEOUT=${CRM_READY_TIMEOUT:-60}
 DB_MAX_CONNECTIONS=${CRM_DB_MAX_CONNECTIONS:-100}
+LOGIN_RATE=${CRM_LOGIN_RATE:-30r/m}
+WRITE_RATE=${CRM_WRITE_RATE:-100r/s}
 
 for v in HTTPS_PORT HTTP_PORT INTERNAL_PORT DB_PORT ADMIN_BASE READY_TIMEOUT DB_MAX_CONNECTIONS; do
     [[ ${!v} =~ ^[0-9]+$ ]] || die "bad ${v}: '${!v}' is not a number"
 done
 [[ $KEEP_CONN == on || $KEEP_CONN == off ]] || die "CRM_NGINX_KEEP_CONN must be on or off"
+for v in LOGIN_RATE WRITE_RATE; do
+    [[ ${!v} =~ ^[1-9][0-9]*r/[sm]$ ]] || die "bad CRM_${v}: '${!v}' (e.g. 30r/m or 100r/s)"
+done
 for svc in "${SERVICES[@]}"; do
     [[ $svc =~ ^[a-z][a-z0-9]*$ ]] || die "bad service name '$svc' in CRM_SERVICES"
 done
@@ -125,7 +132,7 @@ IS_ROOT=0
 [[ $(id -u) == 0 ]] && IS_ROOT=1
 
 # Demo data per service: the table that must be empty, and the row count.
-declare -A DEMO_TABLE=([customers]=customers [sales]=orders [marketing]=campaigns)
+declare -A DEMO_TABLE=([customers]=customers [sales]=orders [marketing]=campaigns [identity]=users)
 declare -A DEMO_ROWS=([customers]=1200 [sales]=300 [marketing]=12)
 
 svc_index() {
@@ -256,6 +263,23 @@ tls_ensure() {
         die "openssl could not make the certificate"
     }
     chmod 0644 "$TLS_DIR/cert.pem"
+}
+
+# The Ed25519 key pair of access tokens: identity signs with the private
+# key, every service checks with the public one. Both 0600, made once.
+jwt_keys_ensure() {
+    local key=$SECRETS/jwt-signing.pem pub=$SECRETS/jwt-public.pem
+    [[ -s $key && -s $pub ]] && return 0
+    say "generating the Ed25519 key that signs access tokens"
+    (
+        umask 077
+        openssl genpkey -algorithm ed25519 -out "$key.tmp" &&
+            openssl pkey -in "$key.tmp" -pubout -out "$pub.tmp" &&
+            mv "$key.tmp" "$key" && mv "$pub.tmp" "$pub"
+    ) >"$LOGS/openssl.log" 2>&1 || {
+        log_tail "$LOGS/openssl.log"
+        die "openssl could not make the token signing key"
+    }
 }
 
 # --------------------------------------------------------------------------
@@ -404,8 +428,16 @@ svc_env() {
     # One key signs and checks the events every service sends and receives.
     CRM_EVENT_KEY_FILE=$(secret_file events.key)
     export CRM_EVENT_KEY_FILE
+    # Access tokens: checked by every service, signed by identity only.
+    export CRM_JWT_PUBLIC_KEYS_FILE=$SECRETS/jwt-public.pem
+    if [[ $svc == identity ]]; then
+        export CRM_JWT_SIGNING_KEY_FILE=$SECRETS/jwt-signing.pem
+    else
+        unset CRM_JWT_SIGNING_KEY_FILE
+    fi
     # Never let a value from the caller's environment win over the files.
-    unset CRM_DB_PASSWORD CRM_DB_MIGRATE_PASSWORD CRM_EVENT_KEY
+    unset CRM_DB_PASSWORD CRM_DB_MIGRATE_PASSWORD CRM_EVENT_KEY CRM_JWT_PUBLIC_KEYS \
+        CRM_JWT_SIGNING_KEY
 }
 
 svc_bin() {
@@ -443,6 +475,66 @@ demo_load() {
     say "demo data: loading $n rows into crm_$svc.$table"
     awk -v n="$n" -f "$awk_file" | db_admin "crm_$svc" ||
         die "demo data: loading scripts/demo/$svc.awk failed"
+}
+
+# Demo logins, made through `crm-identity create-user` (argon2id hashes)
+# into an empty users table, in this order: the demo customers and orders
+# belong to the two sales users (ids 2 and 3). Each password is random,
+# kept 0600 in the secrets folder and shown by `make run`.
+DEMO_USERS=(
+    "admin|admin@crm.example|Ada Admin"
+    "sales|sam@crm.example|Sam Sales"
+    "sales|sofia@crm.example|Sofia Sales"
+    "marketing|mia@crm.example|Mia Marketing"
+    "viewer|victor@crm.example|Victor Viewer"
+)
+
+# Create user $2 (role $1, name $3) through `crm-identity create-user`,
+# with a random password kept 0600 in $SECRETS/<local part>.password.
+# A user that exists already is left as it is (create-user exits 3).
+make_user() {
+    local role=$1 email=$2 name=$3 bin f rc=0
+    bin=$(svc_bin identity)
+    f=$SECRETS/demo-${email%%@*}.password
+    if [[ ! -s $f ]]; then
+        (
+            umask 077
+            openssl rand -base64 15 >"$f"
+        )
+    fi
+    (
+        svc_env identity
+        CRM_ADMIN_PORT=0 CRM_NEW_PASSWORD_FILE=$f "$bin" create-user --email "$email" \
+            --name "$name" --role "$role" </dev/null >>"$LOGS/identity-users.log" 2>&1 9>&-
+    ) || rc=$?
+    if ((rc != 0 && rc != 3)); then
+        log_tail "$LOGS/identity-users.log"
+        die "crm-identity create-user $email failed"
+    fi
+}
+
+demo_users() {
+    local rows spec role email name
+    [[ $DEMO == 1 ]] || return 0
+    rows=$(db_admin -N -B -e "SELECT COUNT(*) FROM crm_identity.users") ||
+        die "demo data: cannot read crm_identity.users"
+    [[ $rows == 0 ]] || return 0
+    say "demo data: creating ${#DEMO_USERS[@]} users"
+    for spec in "${DEMO_USERS[@]}"; do
+        IFS='|' read -r role email name <<<"$spec"
+        make_user "$role" "$email" "$name"
+    done
+}
+
+# "  email  password  (role)" of each demo user whose password file exists.
+demo_logins() {
+    local spec role email name f
+    for spec in "${DEMO_USERS[@]}"; do
+        IFS='|' read -r role email name <<<"$spec"
+        f=$SECRETS/demo-${email%%@*}.password
+        [[ -s $f ]] && printf '                 %-22s %-22s (%s)\n' "$email" "$(<"$f")" "$role"
+    done
+    return 0
 }
 
 # --------------------------------------------------------------------------
@@ -541,6 +633,8 @@ nginx_render() {
     t=${t//@HTTPS_PORT@/"$HTTPS_PORT"}
     t=${t//@HTTP_PORT@/"$HTTP_PORT"}
     t=${t//@INTERNAL_PORT@/"$INTERNAL_PORT"}
+    t=${t//@LOGIN_RATE@/"$LOGIN_RATE"}
+    t=${t//@WRITE_RATE@/"$WRITE_RATE"}
     if [[ $t =~ @[[:upper:]_]+@ ]]; then
         die "nginx.conf.in: placeholder ${BASH_REMATCH[0]} has no value"
     fi
@@ -629,6 +723,8 @@ conf_lines() {
     printf 'CRM_MARIADB_PORT=%q\n' "$DB_PORT"
     printf 'CRM_ADMIN_PORT_BASE=%q\n' "$ADMIN_BASE"
     printf 'CRM_NGINX_KEEP_CONN=%q\n' "$KEEP_CONN"
+    printf 'CRM_LOGIN_RATE=%q\n' "$LOGIN_RATE"
+    printf 'CRM_WRITE_RATE=%q\n' "$WRITE_RATE"
     [[ -n ${CRM_NGINX_KEEPALIVE:-} ]] && printf 'CRM_NGINX_KEEPALIVE=%q\n' "$CRM_NGINX_KEEPALIVE"
     [[ -n ${CRM_WORKERS:-} ]] && printf 'CRM_WORKERS=%q\n' "$CRM_WORKERS"
     return 0
@@ -644,11 +740,12 @@ cmd_up() {
     make_dirs
     for svc in "${SERVICES[@]}"; do svc_bin "$svc" >/dev/null; done
     write_file "$STATE/stack.conf" conf_lines
+    jwt_keys_ensure
     db_start
     for svc in "${SERVICES[@]}"; do
         db_grants "$svc"
         db_migrate "$svc"
-        demo_load "$svc"
+        if [[ $svc == identity ]]; then demo_users; else demo_load "$svc"; fi
     done
     for svc in "${SERVICES[@]}"; do pool_start "$svc"; done
     nginx_start
@@ -712,13 +809,19 @@ print_banner() {
   Customers API  https://localhost:$HTTPS_PORT/api/v1/customers
   Sales API      https://localhost:$HTTPS_PORT/api/v1/products  /api/v1/orders  /api/v1/sales/summary
   Marketing API  https://localhost:$HTTPS_PORT/api/v1/campaigns  /api/v1/segments  /api/v1/analytics/rfm
-  Try            curl --cacert '$TLS_DIR/cert.pem' 'https://localhost:$HTTPS_PORT/api/v1/customers?limit=3'
-                 curl --cacert '$TLS_DIR/cert.pem' 'https://localhost:$HTTPS_PORT/api/v1/sales/summary?from=2026-01-01'
+  Identity API   https://localhost:$HTTPS_PORT/api/v1/auth/login  /api/v1/auth/me  /api/v1/users
   Certificate    $TLS_DIR/cert.pem (self-signed; your browser will warn once)
   Plain HTTP     http://localhost:$HTTP_PORT/ redirects to HTTPS
 
-  No login yet: the identity service comes later, so the API is open for now
-  (it listens on 127.0.0.1 only).
+  Demo logins    (passwords are in $SECRETS/demo-*.password)
+$(demo_logins)
+
+  Try            curl --cacert '$TLS_DIR/cert.pem' -c '$STATE/cookies.txt' \\
+                     -H 'Content-Type: application/json' \\
+                     -d '{"email":"admin@crm.example","password":"<password above>"}' \\
+                     https://localhost:$HTTPS_PORT/api/v1/auth/login
+                 curl --cacert '$TLS_DIR/cert.pem' -b '$STATE/cookies.txt' \\
+                     'https://localhost:$HTTPS_PORT/api/v1/customers?limit=3'
 
 EOF
     for svc in "${SERVICES[@]}"; do
@@ -726,7 +829,7 @@ EOF
     done
     cat <<EOF
   Logs           $LOGS/  and  $NGX/logs/access.log
-  Database       mariadb --defaults-file='$MYCNF' crm_customers   (or crm_sales, crm_marketing)
+  Database       mariadb --defaults-file='$MYCNF' crm_customers   (or crm_sales, crm_marketing, crm_identity)
 
   Ctrl-C or \`make stop\` stops everything.
 
@@ -775,6 +878,11 @@ db-stop) locked db_stop ;;
 db-restart)
     locked db_stop
     locked db_start
+    ;;
+create-admin)
+    [[ -n ${1:-} ]] || die "create-admin: which email?"
+    make_dirs
+    locked make_user admin "$1" "${2:-Admin}"
     ;;
 pool-start)
     check_svc "${1:-}"
