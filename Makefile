@@ -77,6 +77,14 @@ $(BUILD)/tests/unit/shared/%: $(BUILD)/tests/unit/shared/%.o $(FAKE_REQ) $(DB_FI
 $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(IT_LIB) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS) -lpthread
 
+# make bench's baseline: crm-customers without access checks
+# (tests/bench/noauth_customers.c), in a folder of its own.
+BENCH_NOAUTH = $(BUILD)/bench/crm-customers
+$(BUILD)/tests/bench/%.o: CPPFLAGS += -Ifcgi/customers
+$(BENCH_NOAUTH): $(BUILD)/tests/bench/noauth_customers.o $(filter-out %/main.o,$(customers_OBJ)) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 deps:
 	@scripts/deps.sh
 
@@ -93,7 +101,7 @@ unit: build tests
 test: deps build tests
 	@scripts/test.sh all
 
-bench: deps build
+bench: deps build $(BENCH_NOAUTH)
 	@scripts/bench.sh
 
 lint:

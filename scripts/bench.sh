@@ -88,6 +88,8 @@ export CRM_DEMO=1
 # wrk sends from one address; the per-address write limit would measure
 # NGINX's limit_req, not the services.
 export CRM_WRITE_RATE=100000r/s
+# One login serves the whole run.
+export CRM_TOKEN_TTL=${CRM_TOKEN_TTL:-14400}
 export CRM_NGINX_KEEP_CONN=${BENCH_KEEP_CONN:-off}
 if [[ -n ${BENCH_WORKERS:-} ]]; then
     export CRM_WORKERS=$BENCH_WORKERS
@@ -95,19 +97,33 @@ fi
 # No recycling, so the memory run watches the same workers from start to end.
 export CRM_MAX_REQUESTS=${BENCH_MAX_REQUESTS:-0}
 if [[ -z ${CRM_SERVICES:-} ]]; then
-    CRM_SERVICES=customers
-    bin=${CRM_BIN:-build/release}
-    [[ $bin == /* ]] || bin=$REPO/$bin
-    if [[ -x $bin/crm-sales ]]; then CRM_SERVICES="customers sales"; fi
-    if [[ -x $bin/crm-sales && -x $bin/crm-marketing ]]; then
-        CRM_SERVICES="customers sales marketing"
-    fi
+    CRM_SERVICES="customers sales marketing identity"
 fi
 export CRM_SERVICES
 SUITES=${BENCH_SUITES:-$CRM_SERVICES}
 
 # has LIST WORD: is WORD one of the words of LIST?
 has() { [[ " $1 " == *" $2 "* ]]; }
+
+# Every request is authenticated, as the demo admin (login below): wrk and
+# curl carry its token. The wrk scripts that build their own headers start
+# from wrk.headers, so they keep it.
+BENCH_TOKEN=
+wrk() { command wrk -H "Authorization: Bearer $BENCH_TOKEN" "$@"; }
+curl() { command curl -H "Authorization: Bearer $BENCH_TOKEN" "$@"; }
+
+login() {
+    local pw body
+    pw=$(<"$CRM_STATE/secrets/demo-admin.password")
+    body=$(printf '{"email":"admin@crm.example","password":"%s"}' "$pw")
+    BENCH_TOKEN=$(command curl -sS --cacert "$CRM_CA_FILE" -H 'Content-Type: application/json' \
+        --data-binary @- "$BASE/api/v1/auth/login" <<<"$body" |
+        sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+    [[ -n $BENCH_TOKEN ]] || {
+        echo "bench: cannot log in as admin@crm.example" >&2
+        exit 1
+    }
+}
 
 # The demo orders belong to demo customers: customers must be loaded first.
 seen=
@@ -249,6 +265,7 @@ EOF
     bench ping "GET /api/v1/customers/ping" "$BASE/api/v1/customers/ping"
     bench get_by_id "GET /api/v1/customers/{id}" -s tests/bench/get_random.lua \
         "$BASE/api/v1/customers" -- "$lo" "$hi"
+    noauth_baseline
     bench list "GET /api/v1/customers?limit=50" "$BASE/api/v1/customers?limit=50"
     local first_event
     first_event=$(db crm_customers -e "SELECT COALESCE(MAX(id), 0) FROM outbox")
@@ -288,6 +305,34 @@ event_lag() {
         echo "bench:   (event lag not measured)"
 }
 
+# The same GET by id without access checks: the customers pool runs
+# build/.../bench/crm-customers (every route public) for one run, then the
+# real one again. The ratio of the two is the price of authentication.
+noauth_baseline() {
+    local open=$CRM_BIN/bench/crm-customers
+    [[ $open == /* ]] || open=$REPO/$open
+    if [[ ! -x $open ]]; then
+        echo "bench: $open is missing (make bench builds it): no baseline"
+        return 0
+    fi
+    "$STACK" pool-stop customers >/dev/null
+    CRM_BIN=$(dirname "$open") "$STACK" pool-start customers >/dev/null
+    command wrk -t"$THREADS" -c"$CONNS" -d2s "$BASE/api/v1/customers/ping" >/dev/null 2>&1 || true
+    wrk() { command wrk "$@"; }
+    bench get_by_id_noauth "GET /api/v1/customers/{id} no auth" -s tests/bench/get_random.lua \
+        "$BASE/api/v1/customers" -- "$lo" "$hi"
+    wrk() { command wrk -H "Authorization: Bearer $BENCH_TOKEN" "$@"; }
+    "$STACK" pool-stop customers >/dev/null
+    "$STACK" pool-start customers >/dev/null
+    local a b
+    a=$(sed -n 's/^Requests\/sec: *//p' "$OUT/get_by_id.txt")
+    b=$(sed -n 's/^Requests\/sec: *//p' "$OUT/get_by_id_noauth.txt")
+    if [[ -n $a && -n $b ]]; then
+        awk -v a="$a" -v b="$b" 'BEGIN { printf "bench: GET by id with a Bearer token: %.0f%% of the same without access checks\n", 100 * a / b }' |
+            tee -a "$OUT/events.txt"
+    fi
+}
+
 # --------------------------------------------------------------------------
 # Sales
 
@@ -298,7 +343,9 @@ write_sales_lua() {
 local req
 
 function init(args)
-    req = wrk.format("POST", "/api/v1/orders", { ["Content-Type"] = "application/json" }, args[1])
+    local headers = { ["Content-Type"] = "application/json" }
+    for k, v in pairs(wrk.headers) do headers[k] = headers[k] or v end
+    req = wrk.format("POST", "/api/v1/orders", headers, args[1])
 end
 
 function request()
@@ -340,7 +387,7 @@ function request()
     local id = next_id
     next_id = next_id + 1
     -- An empty body: wrk then sends Content-Length: 0.
-    return wrk.format("POST", "/api/v1/orders/" .. id .. "/confirm", {}, "")
+    return wrk.format("POST", "/api/v1/orders/" .. id .. "/confirm", wrk.headers, "")
 end
 
 function response()
@@ -746,6 +793,7 @@ rm -f "$OUT/sql.txt" "$OUT/events.txt"
 
 BASE=$CRM_BASE_URL
 TAG=$(date +%s)
+login
 
 cat <<EOF
 

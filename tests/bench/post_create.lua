@@ -18,6 +18,10 @@ local headers = { ["Content-Type"] = "application/json" }
 
 function init(args)
     tag = args[1] or tostring(os.time())
+    -- Keep the headers given with -H (the bench's Authorization).
+    for k, v in pairs(wrk.headers) do
+        headers[k] = headers[k] or v
+    end
 end
 
 function request()

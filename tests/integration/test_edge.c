@@ -3,9 +3,9 @@
  * versions, cipher suites and key-exchange groups (with `openssl
  * s_client`, the way an operator would check them), and the security
  * headers on answers of every kind: 200, a 303 of a form post, NGINX's own
- * 404 and 413; and error bodies that never carry what only the server
- * should know (SQL, database messages, errno text, file names, source
- * locations) for hostile input (with the database down: test_zz_faults).
+ * 404, 413 and 429 (the login limit), 401 and 403; and error bodies that never carry what only the
+ * server should know (SQL, database messages, errno text, file names, source locations) for hostile
+ * input (with the database down: test_zz_faults).
  *
  * The listener allows TLS 1.2 and 1.3 with Mozilla's "intermediate" suites
  * (ECDHE with AES-GCM or ChaCha20-Poly1305) and the groups X25519,
@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* host:port of the public listener, from CRM_BASE_URL. */
 static const char *target(void)
@@ -142,6 +143,74 @@ START_TEST(test_headers_everywhere)
 }
 END_TEST
 
+/* 401, 403 and NGINX's 429 carry the headers too; the 429 says when to
+   come back. The login limit (30/min, burst 20, per address) is met from an
+   address of this test's own, so no other suite's logins are slowed. */
+START_TEST(test_limits_and_refusals)
+{
+    char addr[32];
+    snprintf(addr, sizeof addr, "127.66.%d.%d", (int)(getpid() / 250 % 250) + 1,
+             (int)(getpid() % 250) + 1);
+
+    itest_as(NULL, 0);
+    headers_ok(itest_get("/api/v1/customers", NULL), 401, "401 without a token");
+    itest_as("viewer", 5);
+    headers_ok(itest_json("POST", "/api/v1/customers", NULL, "{}"), 403, "403 for a viewer");
+    itest_as(NULL, 0);
+
+    itest_set_source_addr(addr);
+    itest_resp *limited = NULL;
+    int before = 0;
+    for (int i = 0; i < 60 && limited == NULL; i++) {
+        /* A body identity refuses before any password check: nothing is
+           counted against an account. */
+        itest_resp *r = itest_json("POST", "/api/v1/auth/login", NULL, "{}");
+        if (r->status == 429) {
+            limited = r;
+            break;
+        }
+        ck_assert_msg(r->status == 400 || r->status == 422, "login %d: %s", i, itest_describe(r));
+        before++;
+        itest_free(r);
+    }
+    itest_set_source_addr(NULL);
+    ck_assert_msg(limited != NULL, "60 fast logins from %s and no 429", addr);
+    ck_assert_msg(before >= 20, "429 after only %d logins (burst 20)", before);
+    ITEST_ASSERT_PROBLEM(limited, 429);
+    const char *ra = itest_header_get(limited, "Retry-After");
+    ck_assert_msg(ra != NULL && atoi(ra) > 0, "429 without Retry-After: %s",
+                  itest_describe(limited));
+    headers_ok(limited, 429, "429 from NGINX's login limit");
+
+    /* Other addresses are not limited by it. */
+    itest_resp *r = itest_json("POST", "/api/v1/auth/login", NULL, "{}");
+    ck_assert_msg(r->status != 429, "another address is limited: %s", itest_describe(r));
+    itest_free(r);
+
+    /* Writes have their limit too (the test stack raises its rate, since
+       the suites write thousands a second from one address). */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/nginx/nginx.conf", itest_env("CRM_STATE", "state/test"));
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot read %s", path);
+    static char conf[1 << 16];
+    size_t n = fread(conf, 1, sizeof conf - 1, f);
+    fclose(f);
+    conf[n] = '\0';
+    ck_assert_msg(strstr(conf, "limit_req zone=writes") != NULL, "no write limit in %s", path);
+    ck_assert_msg(strstr(conf, "limit_req_status 429;") != NULL, "limits do not answer 429");
+
+    /* The admin endpoints are not on the public listener. */
+    static const char *const admin[] = { "/healthz", "/readyz", "/metrics" };
+    for (size_t i = 0; i < 3; i++) {
+        r = itest_get(admin[i], NULL);
+        ck_assert_msg(r->status == 404, "%s on the public listener: %s", admin[i],
+                      itest_describe(r));
+        itest_free(r);
+    }
+}
+END_TEST
+
 static void no_leak(itest_resp *r, const char *what)
 {
     const char *hit = itest_leak(r);
@@ -212,6 +281,7 @@ static Suite *edge_suite(void)
     tcase_add_test(tc, test_tls_versions);
     tcase_add_test(tc, test_tls_suites_and_groups);
     tcase_add_test(tc, test_headers_everywhere);
+    tcase_add_test(tc, test_limits_and_refusals);
     tcase_add_test(tc, test_error_bodies);
     suite_add_tcase(s, tc);
 
