@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /* The users the tokens name: the suites' admin (ITEST_ADMIN_ID), and one
@@ -677,6 +678,93 @@ START_TEST(test_sales_scope)
 }
 END_TEST
 
+/* A browser's session cookie: reads as is, writes with the CSRF token
+   and from this site only. */
+START_TEST(test_cookie_csrf)
+{
+    char token[4096], cookie[4200], origin[256], email[128], body[256];
+    const char *base = itest_env("CRM_BASE_URL", "");
+    const char *csrf = "c2VjcmV0LWNzcmYtdG9rZW4tZm9yLXRoZS10ZXN0cw";
+
+    itest_token_at(token, sizeof token, "admin", ITEST_ADMIN_ID, (long long)time(NULL), 900, csrf);
+    snprintf(cookie, sizeof cookie, "Cookie: theme=dark; " CRM_AUTH_COOKIE "=%s", token);
+    /* The origin of CRM_BASE_URL, as a browser on our pages sends it. */
+    snprintf(origin, sizeof origin, "Origin: %s", base);
+    char *slash = strchr(origin + strlen("Origin: https://"), '/');
+    if (slash != NULL)
+        *slash = '\0';
+    char csrf_line[128];
+    snprintf(csrf_line, sizeof csrf_line, "X-CSRF-Token: %s", csrf);
+
+    const char *read[] = { cookie, NULL };
+    itest_resp *r = itest_get("/api/v1/customers?limit=1", read);
+    ITEST_ASSERT_STATUS(r, 200);
+    itest_free(r);
+
+    itest_unique_email(email, sizeof email, "cookie");
+    snprintf(body, sizeof body, "{\"name\":\"Cookie\",\"email\":\"%s\"}", email);
+    const char *no_token[] = { cookie, origin, NULL };
+    const char *other_site[] = { cookie, "Origin: https://evil.example", csrf_line, NULL };
+    const char *no_origin[] = { cookie, csrf_line, NULL };
+    const char *wrong[] = { cookie, origin, "X-CSRF-Token: not-the-token", NULL };
+    const char *const *refused[] = { no_token, other_site, no_origin, wrong };
+    for (size_t i = 0; i < 4; i++) {
+        r = itest_json("POST", "/api/v1/customers", refused[i], body);
+        ITEST_ASSERT_PROBLEM_TYPE(r, 403, "/problems/csrf");
+        itest_free(r);
+    }
+    /* Nothing was made by the refused ones. */
+    char *q = itest_urlencode(email);
+    char path[512];
+    snprintf(path, sizeof path, "/api/v1/customers?q=%s&count=true", q);
+    free(q);
+    r = itest_get(path, NULL);
+    ITEST_ASSERT_STATUS(r, 200);
+    ck_assert_int_eq(itest_jint(r->json, "count"), 0);
+    itest_free(r);
+
+    const char *good[] = { cookie, origin, csrf_line, NULL };
+    r = itest_json("POST", "/api/v1/customers", good, body);
+    ITEST_ASSERT_STATUS(r, 201);
+    itest_free(r);
+    /* The same search finds it now: it could have found the others. */
+    r = itest_get(path, NULL);
+    ITEST_ASSERT_STATUS(r, 200);
+    ck_assert_int_eq(itest_jint(r->json, "count"), 1);
+    itest_free(r);
+    const char *fetch_site[] = { cookie, "Sec-Fetch-Site: same-origin", csrf_line, NULL };
+    itest_unique_email(email, sizeof email, "cookie2");
+    snprintf(body, sizeof body, "{\"name\":\"Cookie\",\"email\":\"%s\"}", email);
+    r = itest_json("POST", "/api/v1/customers", fetch_site, body);
+    ITEST_ASSERT_STATUS(r, 201);
+    itest_free(r);
+
+    /* A plain form post carries the token as a field. */
+    itest_unique_email(email, sizeof email, "cookie3");
+    snprintf(body, sizeof body, "name=Form&email=%s&csrf_token=%s", email, csrf);
+    const char *form[] = { cookie, origin, NULL };
+    r = itest_request("POST", "/api/v1/customers", form, body, strlen(body),
+                      "application/x-www-form-urlencoded");
+    ITEST_ASSERT_STATUS(r, 201);
+    itest_free(r);
+}
+END_TEST
+
+/* The token keys were made private to their owner. */
+START_TEST(test_key_files_private)
+{
+    static const char *const names[] = { "jwt-signing.pem", "jwt-public.pem" };
+    for (size_t i = 0; i < 2; i++) {
+        char path[4096];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/secrets/%s", itest_env("CRM_STATE", "state/test"),
+                 names[i]);
+        ck_assert_msg(stat(path, &st) == 0, "%s is missing", path);
+        ck_assert_msg((st.st_mode & 0777) == 0600, "%s has mode %o", path, st.st_mode & 0777);
+    }
+}
+END_TEST
+
 /* ---- forged tokens ---- */
 
 static void b64url(crm_buf *b, const char *s)
@@ -849,6 +937,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_every_route);
     tcase_add_test(tc, test_sales_scope);
     tcase_add_test(tc, test_forged_tokens);
+    tcase_add_test(tc, test_cookie_csrf);
+    tcase_add_test(tc, test_key_files_private);
     suite_add_tcase(s, tc);
     return s;
 }
