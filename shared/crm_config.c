@@ -318,7 +318,7 @@ const crm_conf_entry crm_config_table[] = {
 
 const size_t crm_config_table_len = CRM_NELEM(crm_config_table);
 
-static void free_strings(crm_config *c)
+void crm_config_free(crm_config *c)
 {
     for (size_t i = 0; i < crm_config_table_len; i++) {
         if (crm_config_table[i].type != CRM_CONF_STR)
@@ -378,6 +378,6 @@ int crm_config_load(crm_config *c, const char *service, char *err, size_t errlen
     rc = CRM_OK;
 out:
     if (rc != CRM_OK)
-        free_strings(&tmp);
+        crm_config_free(&tmp);
     return rc;
 }

@@ -71,5 +71,7 @@ extern const size_t crm_config_table_len;
 
 /* Read crm_config_table into c for service (defaults use its name). */
 int crm_config_load(crm_config *c, const char *service, char *err, size_t errlen);
+/* Free the strings crm_config_load gave c. */
+void crm_config_free(crm_config *c);
 
 #endif

@@ -179,20 +179,6 @@ static void print_routes(const crm_service *svc)
     }
 }
 
-/* Free the strings crm_config_load gave c (a command is done with them). */
-static void config_release(crm_config *c)
-{
-    for (size_t i = 0; i < crm_config_table_len; i++) {
-        if (crm_config_table[i].type != CRM_CONF_STR)
-            continue;
-        char **field = (char **)(void *)((char *)c + crm_config_table[i].offset);
-        free(*field);
-        *field = NULL;
-    }
-    free(c->service);
-    c->service = NULL;
-}
-
 static const crm_command *find_command(const crm_service *svc, const char *name)
 {
     for (size_t i = 0; i < svc->n_commands; i++) {
@@ -236,7 +222,7 @@ int crm_service_main(int argc, char **argv, const crm_service *svc)
 
     if (own != NULL) {
         int status = own->run(&conf, argc - 1, argv + 1);
-        config_release(&conf);
+        crm_config_free(&conf);
         return status;
     }
     if (strcmp(cmd, "migrate") == 0)

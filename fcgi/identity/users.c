@@ -247,6 +247,40 @@ static void merge(user_in *in, unsigned present, const user *cur)
 }
 
 /*
+ * Open a change of user id: a transaction with the caller's row locked and
+ * checked (an active admin) and the target's locked and compared with
+ * If-Match. CRM_OK with the transaction open, *u and *caller; otherwise
+ * the transaction is over and either *sent is the answer already sent
+ * (403, 412) or the store's status is returned.
+ */
+static int begin_change(crm_req *r, int64_t id, const crm_etags *im, user *u, int64_t *caller,
+                        int *sent)
+{
+    crm_arena *a = crm_req_arena(r);
+    int rc;
+
+    if ((rc = crm_db_begin(id_db)) != CRM_OK)
+        return rc;
+    if ((rc = require_admin(r, 1, caller)) > 0) {
+        *sent = rc;
+        return CRM_ERR;
+    }
+    if (rc == CRM_OK)
+        rc = store_user_get(id_db, a, id, 1, u);
+    if (rc != CRM_OK) {
+        crm_db_rollback(id_db);
+        return rc;
+    }
+    if (im->present && !crm_api_etags_match(im, u->version, 1)) {
+        crm_db_rollback(id_db);
+        crm_res_header(r, "ETag", crm_api_etag(a, u->version));
+        *sent = crm_problem(r, 412, "the user changed since you read it");
+        return CRM_CONFLICT;
+    }
+    return CRM_OK;
+}
+
+/*
  * One attempt at a change in one transaction: the caller's row locked and
  * checked, the target's locked and compared with If-Match, the change
  * checked against the caller's own account, then written and read back.
@@ -261,22 +295,8 @@ static int update_tx(crm_req *r, int mode, int64_t id, const crm_etags *im, cons
     int64_t caller;
     int rc;
 
-    if ((rc = crm_db_begin(id_db)) != CRM_OK)
+    if ((rc = begin_change(r, id, im, u, &caller, sent)) != CRM_OK)
         return rc;
-    if ((rc = require_admin(r, 1, &caller)) > 0) {
-        *sent = rc;
-        return CRM_ERR;
-    }
-    if (rc != CRM_OK)
-        goto out;
-    if ((rc = store_user_get(id_db, a, id, 1, u)) != CRM_OK)
-        goto out;
-    if (im->present && !crm_api_etags_match(im, u->version, 1)) {
-        crm_db_rollback(id_db);
-        crm_res_header(r, "ETag", crm_api_etag(a, u->version));
-        *sent = crm_problem(r, 412, "the user changed since you read it");
-        return CRM_CONFLICT;
-    }
     if (mode == USER_PATCH)
         merge(&w, present, u);
     if (w.password_hash == NULL)
@@ -348,27 +368,12 @@ int users_put(crm_req *r)
 
 static int delete_tx(crm_req *r, int64_t id, const crm_etags *im, int *sent)
 {
-    crm_arena *a = crm_req_arena(r);
     int64_t caller;
     user u;
     int rc;
 
-    if ((rc = crm_db_begin(id_db)) != CRM_OK)
+    if ((rc = begin_change(r, id, im, &u, &caller, sent)) != CRM_OK)
         return rc;
-    if ((rc = require_admin(r, 1, &caller)) > 0) {
-        *sent = rc;
-        return CRM_ERR;
-    }
-    if (rc != CRM_OK)
-        goto out;
-    if ((rc = store_user_get(id_db, a, id, 1, &u)) != CRM_OK)
-        goto out;
-    if (im->present && !crm_api_etags_match(im, u.version, 1)) {
-        crm_db_rollback(id_db);
-        crm_res_header(r, "ETag", crm_api_etag(a, u.version));
-        *sent = crm_problem(r, 412, "the user changed since you read it");
-        return CRM_CONFLICT;
-    }
     const char *why = user_self_change_problem(caller, id, NULL);
     if (why != NULL) {
         crm_db_rollback(id_db);
