@@ -37,7 +37,7 @@ usage: scripts/stack.sh COMMAND
   env                print the stack.env lines (shell-quoted)
   db-start | db-stop | db-restart
   pool-start SVC | pool-stop SVC | pool-pid SVC
-  create-admin EMAIL [NAME]  an admin login (password: secrets/demo-<name>.password)
+  create-admin EMAIL [NAME]  an admin login (password: secrets/demo-<EMAIL before @>.password)
 
 environment (defaults):
   CRM_STATE=<repo>/state/run  CRM_BIN=build/release (build/asan if SANITIZE=1)

@@ -3,6 +3,8 @@
  */
 #include "crm_idem.h"
 
+#include "crm_auth.h"
+
 #include "crm_log.h"
 
 #include <openssl/evp.h>
@@ -35,7 +37,12 @@ int crm_idem_init(crm_idem *idem, crm_req *r, const char *scope)
     size_t len = 0;
 
     memset(idem, 0, sizeof(*idem));
-    idem->scope = scope;
+    /* A key is the caller's own: another user's retry with the same key
+       (guessed or leaked) must not replay this user's answer. */
+    const crm_identity *who = crm_auth_identity(r);
+    idem->scope =
+        who != NULL ? crm_arena_printf(crm_req_arena(r), "%s@%lld", scope, (long long)who->user_id)
+                    : scope;
     if (key == NULL)
         return CRM_OK;
     size_t n = strlen(key);

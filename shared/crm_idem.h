@@ -3,7 +3,8 @@
  * it into the service's idempotency_keys table inside the same transaction
  * as the change, so a retry either waits for the first attempt to commit
  * and then replays its stored response, or (if the first rolled back)
- * runs afresh. Keys are scoped per route and kept CRM_IDEM_TTL_HOURS.
+ * runs afresh. Keys are scoped per route and per user (the caller's id,
+ * crm_auth.h), and kept CRM_IDEM_TTL_HOURS.
  *
  * Table (each service's schema): idempotency_keys(scope, idem_key,
  * request_hash, status, location, etag, body, created_at).
@@ -18,7 +19,7 @@
 #define CRM_IDEM_KEY_MAX   255
 
 typedef struct {
-    const char *scope; /* route, e.g. "customers.create" */
+    const char *scope; /* route and user, e.g. "customers.create@7" */
     const char *key;   /* NULL: no Idempotency-Key sent */
     char hash[65];     /* SHA-256 of the request, lower-case hex */
     /* filled by crm_idem_claim when replaying */

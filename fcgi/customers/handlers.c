@@ -597,6 +597,9 @@ static int update(crm_req *r, int mode)
         if (rc == CRM_OK) {
             if (mode == IN_PATCH)
                 merge(&w, present, &c);
+            /* A sales user's PUT cannot name an owner: the customer stays theirs. */
+            if (owner != 0)
+                w.owner_id = owner;
             rc = store_customer_update(db, id, &w);
         }
         if (rc == CRM_OK)
@@ -786,10 +789,14 @@ int customers_notes_create(crm_req *r)
     if (crm_valid_enum(&v, "kind", 0, note_kinds, &k) == CRM_OK && k != NULL)
         kind = k;
     crm_valid_string(&v, "body", 1, 1, NOTE_MAX, &body);
-    if (!admin)
-        author = crm_auth_identity(r)->user_id;
-    else if (!crm_api_is_null(&fs, "author_id"))
-        crm_valid_int(&v, "author_id", 0, 1, OWNER_MAX, &author);
+    /* The author is the caller, unless an admin names someone else (or
+       sends null: nobody). */
+    author = crm_auth_identity(r)->user_id;
+    if (admin && crm_fields_get(&fs, "author_id") != NULL) {
+        author = 0;
+        if (!crm_api_is_null(&fs, "author_id"))
+            crm_valid_int(&v, "author_id", 0, 1, OWNER_MAX, &author);
+    }
     if (!crm_valid_ok(&v))
         return crm_api_invalid(r, v.errors, v.n);
 

@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* The users the tokens name: the suites' admin (ITEST_ADMIN_ID), and one
    user of every other role made by make_users (identity checks that a
@@ -669,9 +670,50 @@ START_TEST(test_sales_scope)
     r = itest_get(path, NULL);
     ITEST_ASSERT_STATUS(r, 200);
     itest_free(r);
+    /* A's PUT of A's customer keeps it A's (the body cannot name an owner). */
+    snprintf(path, sizeof path, "/api/v1/customers/%" PRId64, fx.customer);
+    itest_unique_email(email, sizeof email, "scope-put");
+    snprintf(body, sizeof body, "{\"name\":\"Put by A\",\"email\":\"%s\"}", email);
+    const char *any[] = { "If-Match: *", NULL };
+    r = itest_json("PUT", path, any, body);
+    ITEST_ASSERT_STATUS(r, 200);
+    ck_assert_int_eq(itest_jint(r->json, "owner_id"), sales_a);
+    itest_free(r);
+    r = itest_get(path, NULL);
+    ITEST_ASSERT_STATUS(r, 200);
+    itest_free(r);
+
+    /* An Idempotency-Key is its user's: B replaying A's key on A's order
+       gets a 404, not A's answer. */
+    char key_line[96];
+    snprintf(key_line, sizeof key_line, "Idempotency-Key: scope-%d-%ld", (int)getpid(),
+             (long)time(NULL));
+    const char *keyed[] = { key_line, NULL };
+    snprintf(path, sizeof path, "/api/v1/orders/%" PRId64 "/cancel", fx.order);
+    r = itest_request("POST", path, keyed, NULL, 0, NULL);
+    ITEST_ASSERT_STATUS(r, 200);
+    itest_free(r);
+    itest_as("sales", sales_b);
+    r = itest_request("POST", path, keyed, NULL, 0, NULL);
+    ITEST_ASSERT_PROBLEM(r, 404);
+    ck_assert_ptr_null(itest_header_get(r, "Idempotent-Replayed"));
+    itest_free(r);
+    itest_as("sales", sales_a);
+
     /* A note by a sales user is theirs, whatever they would like it to say. */
     snprintf(path, sizeof path, "/api/v1/customers/%" PRId64 "/notes", fx.customer);
     r = itest_json("POST", path, NULL, "{\"body\":\"mine\"}");
+    ITEST_ASSERT_STATUS(r, 201);
+    ck_assert_int_eq(itest_jint(r->json, "author_id"), sales_a);
+    itest_free(r);
+    /* An admin's note is the admin's unless they name another author. */
+    itest_as("admin", ITEST_ADMIN_ID);
+    r = itest_json("POST", path, NULL, "{\"body\":\"by the admin\"}");
+    ITEST_ASSERT_STATUS(r, 201);
+    ck_assert_int_eq(itest_jint(r->json, "author_id"), ITEST_ADMIN_ID);
+    itest_free(r);
+    snprintf(body, sizeof body, "{\"body\":\"for A\",\"author_id\":%" PRId64 "}", sales_a);
+    r = itest_json("POST", path, NULL, body);
     ITEST_ASSERT_STATUS(r, 201);
     ck_assert_int_eq(itest_jint(r->json, "author_id"), sales_a);
     itest_free(r);
