@@ -610,8 +610,8 @@ keepalive_default() {
 }
 
 nginx_render() {
-    local t user_line keepalive_line
-    t=$(<"$REPO/nginx/nginx.conf.in")
+    local user_line keepalive_line svc
+    local -a servers=()
     if ((IS_ROOT)); then
         user_line="user root;"
     else
@@ -623,23 +623,18 @@ nginx_render() {
     else
         keepalive_line="# no keepalive: fastcgi_keep_conn is off"
     fi
-    t=${t//@USER_LINE@/"$user_line"}
-    t=${t//@KEEPALIVE_LINE@/"$keepalive_line"}
-    t=${t//@KEEP_CONN@/"$KEEP_CONN"}
-    t=${t//@NGINX_DIR@/"$NGX"}
-    t=${t//@RUN_DIR@/"$RUN_DIR"}
-    t=${t//@TLS_DIR@/"$TLS_DIR"}
-    t=${t//@HTML_DIR@/"$REPO/nginx/html"}
-    t=${t//@HTTPS_PORT@/"$HTTPS_PORT"}
-    t=${t//@HTTP_PORT@/"$HTTP_PORT"}
-    t=${t//@INTERNAL_PORT@/"$INTERNAL_PORT"}
-    t=${t//@LOGIN_RATE@/"$LOGIN_RATE"}
-    t=${t//@WRITE_RATE@/"$WRITE_RATE"}
-    if [[ $t =~ @[[:upper:]_]+@ ]]; then
-        die "nginx.conf.in: placeholder ${BASH_REMATCH[0]} has no value"
-    fi
-    printf '%s\n' "$t" >"$NGX/nginx.conf.tmp"
-    mv "$NGX/nginx.conf.tmp" "$NGX/nginx.conf"
+    # Every service NGINX knows gets its upstream, running here or not.
+    for svc in customers sales marketing identity; do
+        servers+=("SERVERS_${svc^^}=server \"unix:$RUN_DIR/$svc.sock\" max_fails=3 fail_timeout=10s;")
+    done
+    "$REPO/scripts/nginx-render.sh" "$REPO/nginx/nginx.conf.in" "$NGX/nginx.conf" \
+        "USER_LINE=$user_line" "KEEPALIVE_LINE=$keepalive_line" "KEEP_CONN=$KEEP_CONN" \
+        "NGINX_DIR=$NGX" "TLS_DIR=$TLS_DIR" "HTML_DIR=$REPO/nginx/html" \
+        "ERROR_LOG=\"$NGX/logs/error.log\"" "ACCESS_LOG=\"$NGX/logs/access.log\"" \
+        "LISTEN_ADDR=127.0.0.1" "INTERNAL_ADDR=127.0.0.1" "INTERNAL_ALLOW=allow 127.0.0.1;" \
+        "HTTPS_PORT=$HTTPS_PORT" "HTTP_PORT=$HTTP_PORT" "INTERNAL_PORT=$INTERNAL_PORT" \
+        "LOGIN_RATE=$LOGIN_RATE" "WRITE_RATE=$WRITE_RATE" "${servers[@]}" ||
+        die "could not render nginx/nginx.conf.in"
 }
 
 nginx_args() {
