@@ -6,6 +6,7 @@
 
 #include "crm_auth.h"
 #include "crm_cursor.h"
+#include "crm_http.h"
 #include "crm_log.h"
 #include "crm_migrate.h"
 #include "crm_relay.h"
@@ -135,14 +136,44 @@ static int migrate(const crm_config *c)
     return rc == CRM_OK ? 0 : 1;
 }
 
+/*
+ * The container health check: GET /readyz (or /healthz with "live": the
+ * process answers, whatever the database says) of this pool's admin port,
+ * so that an image needs no curl. Exit 0 when it answers 200, 1 otherwise.
+ */
+static int health(const crm_config *c, const char *what)
+{
+    const char *path = what != NULL && strcmp(what, "live") == 0 ? "/healthz" : "/readyz";
+    char base[64];
+    crm_http_res res;
+    int ok = 0;
+
+    if (c->admin_port <= 0) {
+        fprintf(stderr, "crm-%s health: CRM_ADMIN_PORT is 0 (no admin port)\n", c->service);
+        return 1;
+    }
+    snprintf(base, sizeof(base), "http://127.0.0.1:%ld", c->admin_port);
+    crm_http *h = crm_http_new(base, 2000, 4096);
+    crm_arena *a = crm_arena_new(4096);
+    if (crm_http_get(h, a, path, NULL, NULL, &res) == CRM_OK && res.status == 200)
+        ok = 1;
+    else
+        fprintf(stderr, "crm-%s health: %s did not answer 200\n", c->service, path);
+    crm_arena_free(a);
+    crm_http_free(h);
+    return ok ? 0 : 1;
+}
+
 static void usage(const crm_service *svc)
 {
     fprintf(stderr,
-            "usage: crm-%s [serve|migrate|version|routes%s]\n"
+            "usage: crm-%s [serve|migrate|version|routes|health%s]\n"
             "  serve    run the FastCGI worker pool (default)\n"
             "  migrate  apply sql/%s migrations, then exit\n"
             "  version  print the version\n"
-            "  routes   print the route table (method, path, roles, name)\n",
+            "  routes   print the route table (method, path, roles, name)\n"
+            "  health [live]  exit 0 when the running pool is ready (admin /readyz),\n"
+            "           or with live when it answers at all (/healthz)\n",
             svc->name, svc->n_commands > 0 ? "|COMMAND ..." : "", svc->name);
     for (size_t i = 0; i < svc->n_commands; i++) {
         const crm_command *c = &svc->commands[i];
@@ -197,10 +228,12 @@ int crm_service_main(int argc, char **argv, const crm_service *svc)
 
     service = svc;
     config = &conf;
-    if ((argc > 2 && own == NULL) || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 ||
+    /* Only the service's own commands and `health [live]` take arguments. */
+    int args_ok = own != NULL || argc <= 2 || (argc == 3 && strcmp(cmd, "health") == 0);
+    if (!args_ok || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 ||
         strcmp(cmd, "help") == 0) {
         usage(svc);
-        return argc > 2 ? 2 : 0;
+        return args_ok ? 0 : 2;
     }
     if (strcmp(cmd, "version") == 0) {
         printf("crm-%s %s\n", svc->name, CRM_VERSION);
@@ -210,7 +243,8 @@ int crm_service_main(int argc, char **argv, const crm_service *svc)
         print_routes(svc);
         return 0;
     }
-    if (own == NULL && strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0) {
+    if (own == NULL && strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 &&
+        strcmp(cmd, "health") != 0) {
         usage(svc);
         return 2;
     }
@@ -227,6 +261,8 @@ int crm_service_main(int argc, char **argv, const crm_service *svc)
     }
     if (strcmp(cmd, "migrate") == 0)
         return migrate(&conf);
+    if (strcmp(cmd, "health") == 0)
+        return health(&conf, argc > 2 ? argv[2] : NULL);
     if (crm_auth_init(&conf, err, sizeof(err)) != CRM_OK) {
         fprintf(stderr, "crm-%s: %s\n", svc->name, err);
         return 2;

@@ -4,6 +4,7 @@
  *   migrate          apply sql/<service>/ migrations
  *   version          print the version
  *   routes           print the route table (the access tests read it)
+ *   health           exit 0 when the running pool is ready (containers)
  * and any of the service's own (crm_command: identity's create-admin).
  * Each service's main.c fills one crm_service and calls crm_service_main.
  */
