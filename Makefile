@@ -43,7 +43,7 @@ FAKE_REQ  = $(BUILD)/tests/unit/fake_req.o
 # The live-database set-up the DB suites share (not a suite either).
 DB_FIXTURE = $(BUILD)/tests/unit/db_fixture.o
 
-.PHONY: all build deps run stop test unit bench lint format clean tests
+.PHONY: all build deps run stop test unit bench lint format clean tests images up down
 # Keep test objects: they are intermediate files, and make would delete them.
 .SECONDARY:
 all: build
@@ -103,6 +103,16 @@ test: deps build tests
 
 bench: deps build $(BENCH_NOAUTH)
 	@scripts/bench.sh
+
+# Containers (containers/): podman or docker, whichever is here.
+images:
+	@scripts/containers.sh images
+
+up: images
+	@scripts/containers.sh up
+
+down:
+	@scripts/containers.sh down
 
 lint:
 	@scripts/lint.sh

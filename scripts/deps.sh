@@ -19,6 +19,7 @@ PACKAGES=(
     nginx openssl wrk
     clang-format cppcheck
     curl ca-certificates
+    podman runc podman-compose docker-compose debootstrap
 )
 
 # Print the packages of "$@" that are not installed (one dpkg-query call;
