@@ -5,6 +5,8 @@
 #   scripts/test.sh unit         unit suites only (MariaDB for the DB ones)
 #   scripts/test.sh suite NAME   one suite, unit or integration, by file name
 #                                (e.g. test_crm_json, test_customers_api)
+#   scripts/test.sh containers   the container suite only (tests/containers/run.sh;
+#                                `all` runs it last, after the local stack is down)
 #
 # A suite is one test binary under $CRM_BIN/tests/unit (recursively) or
 # $CRM_BIN/tests/integration. The stack runs in its own state folder
@@ -193,6 +195,26 @@ run_integration() {
     for bin in "${its[@]}"; do run_suite integration "$bin"; done
 }
 
+# The images and compose.yaml, built and run with Podman (tests/containers).
+run_containers() {
+    local start secs rc
+    printf '\n=== containers: tests/containers/run.sh ===\n'
+    start=$(date +%s)
+    set +e
+    CRM_BIN=$BIN timeout -k 10 3600 "$REPO/tests/containers/run.sh" </dev/null
+    rc=$?
+    set -e
+    secs=$(($(date +%s) - start))
+    if ((rc == 0)); then
+        PASSED=$((PASSED + 1))
+        printf -- '--- PASS containers (%ss)\n' "$secs"
+    else
+        FAILED=$((FAILED + 1))
+        FAILED_NAMES+=("containers")
+        printf -- '--- FAIL containers (exit %s, %ss)\n' "$rc" "$secs"
+    fi
+}
+
 # A sanitizer report in a service's log fails the run even when every request
 # a suite checked was answered: a worker that died is replaced silently.
 check_service_logs() {
@@ -229,7 +251,7 @@ run_one() {
 }
 
 case $MODE in
-all | unit | suite) ;;
+all | unit | suite | containers) ;;
 -h | --help | help)
     usage
     exit 0
@@ -248,7 +270,14 @@ all)
     run_units
     run_integration
     check_service_logs
+    # The machine's two cores go to the containers: the local stack stops.
+    if ((STACK_STARTED)); then
+        "$STACK" down >/dev/null || true
+        STACK_STARTED=0
+    fi
+    run_containers
     ;;
+containers) run_containers ;;
 unit) run_units ;;
 suite) run_one ;;
 esac
