@@ -32,7 +32,7 @@ crm-nginx-render /usr/share/crm/nginx.conf.in "$dir/nginx.conf" \
     "NGINX_DIR=$dir" "TLS_DIR=$dir/tls" "HTML_DIR=/usr/share/crm/html" \
     "ERROR_LOG=/dev/stderr" "ACCESS_LOG=/dev/stdout" \
     "LISTEN_ADDR=0.0.0.0" "INTERNAL_ADDR=0.0.0.0" \
-    "INTERNAL_ALLOW=allow 10.0.0.0/8; allow 172.16.0.0/12; allow 192.168.0.0/16; allow 127.0.0.1;" \
+    "INTERNAL_ALLOW=allow 10.0.0.0/8; allow 172.16.0.0/12; allow 192.168.0.0/16; allow 100.64.0.0/10; allow 127.0.0.1;" \
     "HTTPS_PORT=8443" "HTTP_PORT=8080" "INTERNAL_PORT=8081" \
     "LOGIN_RATE=${CRM_LOGIN_RATE:-30r/m}" "WRITE_RATE=${CRM_WRITE_RATE:-100r/s}" \
     "${exec_args[@]}"
