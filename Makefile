@@ -43,7 +43,7 @@ FAKE_REQ  = $(BUILD)/tests/unit/fake_req.o
 # The live-database set-up the DB suites share (not a suite either).
 DB_FIXTURE = $(BUILD)/tests/unit/db_fixture.o
 
-.PHONY: all build deps run stop test unit bench lint format clean tests images up down
+.PHONY: all build deps run stop test unit bench lint format clean tests images up down k8s-check
 # Keep test objects: they are intermediate files, and make would delete them.
 .SECONDARY:
 all: build
@@ -113,6 +113,11 @@ up: images
 
 down:
 	@scripts/containers.sh down
+
+# The Kubernetes manifests, checked without a cluster (tests/k8s): render,
+# schemas, policies, and the Deployments under podman kube play.
+k8s-check: deps build tests
+	@scripts/test.sh k8s
 
 lint:
 	@scripts/lint.sh

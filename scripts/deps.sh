@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Install the Debian/Ubuntu packages the project needs (`make deps`).
+# Install the Debian/Ubuntu packages the project needs (`make deps`), and
+# the npm packages of the Kubernetes suite (tests/k8s, from its committed
+# package-lock.json: `npm ci --prefix tests/k8s`).
 #
 # Idempotent: when every package is already installed it does nothing at all
-# (no apt-get, no sudo). Otherwise it runs `apt-get update` once and installs
-# only what is missing, as root or through sudo. Package installs must not
-# start system services (a system MariaDB or NGINX would fight ours for
-# ports), so a policy-rc.d that forbids starts is put in place for the
+# (no apt-get, no sudo, no npm). Otherwise it runs `apt-get update` once and
+# installs only what is missing, as root or through sudo. Package installs
+# must not start system services (a system MariaDB or NGINX would fight ours
+# for ports), so a policy-rc.d that forbids starts is put in place for the
 # duration of the install when the machine has none.
 set -euo pipefail
 
@@ -21,6 +23,28 @@ PACKAGES=(
     curl ca-certificates
     podman runc podman-compose docker-compose debootstrap
 )
+# Asked for only when the command is missing, so as not to clash with one
+# installed another way: a kubectl (or kustomize) renders k8s/ (Debian 12's
+# kubernetes-client is kubectl 1.20, whose kustomize k8s/ stays within);
+# Node.js and npm run tests/k8s.
+if ! command -v kubectl >/dev/null 2>&1 && ! command -v kustomize >/dev/null 2>&1; then
+    PACKAGES+=(kubernetes-client)
+fi
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+# tests/k8s/node_modules from the lock file, when missing or older than it.
+# (npm warns that kubernetes-models 5 asks for Node 22: it runs on Node 20,
+# as the suite shows.)
+npm_deps() {
+    local dir=$REPO/tests/k8s
+    [[ -f $dir/package-lock.json ]] || return 0
+    if [[ ! -f $dir/node_modules/.package-lock.json || $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]]; then
+        echo "deps: npm ci --prefix tests/k8s"
+        npm ci --prefix "$dir" --no-audit --no-fund
+    fi
+}
 
 # Print the packages of "$@" that are not installed (one dpkg-query call;
 # packages dpkg has never heard of are simply absent from its answer).
@@ -38,6 +62,7 @@ not_installed() {
 mapfile -t missing < <(not_installed "${PACKAGES[@]}")
 
 if ((${#missing[@]} == 0)); then
+    npm_deps
     exit 0
 fi
 
@@ -80,4 +105,5 @@ if ((${#still[@]})); then
     echo "deps: still missing after install: ${still[*]}" >&2
     exit 1
 fi
+npm_deps
 echo "deps: done"

@@ -6,7 +6,9 @@
 #   scripts/test.sh suite NAME   one suite, unit or integration, by file name
 #                                (e.g. test_crm_json, test_customers_api)
 #   scripts/test.sh containers   the container suite only (tests/containers/run.sh;
-#                                `all` runs it last, after the local stack is down)
+#                                `all` runs it after the local stack is down)
+#   scripts/test.sh k8s          the Kubernetes manifests' suite only
+#                                (tests/k8s/run.sh; `all` runs it last)
 #
 # A suite is one test binary under $CRM_BIN/tests/unit (recursively) or
 # $CRM_BIN/tests/integration. The stack runs in its own state folder
@@ -53,7 +55,7 @@ fi
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
 usage() {
-    sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 PASSED=0
@@ -215,6 +217,27 @@ run_containers() {
     fi
 }
 
+# The Kubernetes manifests (k8s/): rendered, validated, checked against the
+# policy, and played with Podman (tests/k8s).
+run_k8s() {
+    local start secs rc
+    printf '\n=== k8s: tests/k8s/run.sh ===\n'
+    start=$(date +%s)
+    set +e
+    timeout -k 10 1800 "$REPO/tests/k8s/run.sh" </dev/null
+    rc=$?
+    set -e
+    secs=$(($(date +%s) - start))
+    if ((rc == 0)); then
+        PASSED=$((PASSED + 1))
+        printf -- '--- PASS k8s (%ss)\n' "$secs"
+    else
+        FAILED=$((FAILED + 1))
+        FAILED_NAMES+=("k8s")
+        printf -- '--- FAIL k8s (exit %s, %ss)\n' "$rc" "$secs"
+    fi
+}
+
 # A sanitizer report in a service's log fails the run even when every request
 # a suite checked was answered: a worker that died is replaced silently.
 check_service_logs() {
@@ -251,7 +274,7 @@ run_one() {
 }
 
 case $MODE in
-all | unit | suite | containers) ;;
+all | unit | suite | containers | k8s) ;;
 -h | --help | help)
     usage
     exit 0
@@ -276,8 +299,10 @@ all)
         STACK_STARTED=0
     fi
     run_containers
+    run_k8s
     ;;
 containers) run_containers ;;
+k8s) run_k8s ;;
 unit) run_units ;;
 suite) run_one ;;
 esac
