@@ -195,7 +195,10 @@ static int cross_site(crm_req *r)
     if (origin != NULL)
         return host == NULL || strncmp(origin, "https://", 8) != 0 ||
                strcasecmp(origin + 8, host) != 0;
-    return site != NULL && strcmp(site, "cross-site") == 0;
+    /* Without Origin: a browser's Sec-Fetch-Site must say same-origin (as
+       for the router's CSRF rule); a client that sends neither is no
+       browser. */
+    return site != NULL && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0;
 }
 
 static int cross_site_refused(crm_req *r)
@@ -207,10 +210,10 @@ static int cross_site_refused(crm_req *r)
     return crm_problem_send(r, &p);
 }
 
-/* Count a failure for both keys (retried on deadlock) and now and then
-   drop expired rows. A failure to count is logged, not shown: the client
-   gets its 401 either way. */
-static void count_failure(const char *account, const char *address)
+/* Count an attempt for both keys (retried on deadlock) and now and then
+   drop expired rows. CRM_OK, or the status sent (503: an attempt that
+   cannot be counted is not tried - logins fail closed). */
+static int count_attempt(crm_req *r, const char *account, const char *address)
 {
     int rc = CRM_ERR;
 
@@ -220,10 +223,11 @@ static void count_failure(const char *account, const char *address)
             break;
     }
     if (rc != CRM_OK)
-        crm_log_error("cannot count a failed login (status %d)", rc);
+        return id_db_error(r, rc);
     if (++failures_seen % PURGE_EVERY == 0 &&
         store_throttle_purge(id_db, window_s, PURGE_ROWS) != CRM_OK)
         crm_log_warn("cannot purge expired login failures");
+    return CRM_OK;
 }
 
 /* The login body: CRM_OK with *email (normalised) and *pw, or the status
@@ -261,8 +265,10 @@ static int check_throttle(crm_req *r, const char *account, const char *address)
 
     if (rc != CRM_OK)
         return id_db_error(r, rc);
-    long wait_acct = throttle_retry_after(acct.failures, acct.remaining_us, account_limit);
-    long wait_addr = throttle_retry_after(addr.failures, addr.remaining_us, address_limit);
+    /* The counts include the attempt in hand: limit failures may come
+       before it, so it is refused from limit + 1 on. */
+    long wait_acct = throttle_retry_after(acct.failures, acct.remaining_us, account_limit + 1);
+    long wait_addr = throttle_retry_after(addr.failures, addr.remaining_us, address_limit + 1);
     if (wait_acct == 0 && wait_addr == 0)
         return CRM_OK;
     crm_log_warn("login refused: too many failures for the %s",
@@ -283,10 +289,15 @@ int identity_login(crm_req *r)
         return cross_site_refused(r);
     if ((rc = read_login(r, &fs, &email, &pw)) != CRM_OK)
         return rc;
-    /* Throttling comes first: past the limit not even the right password
-       is tried, so guessing on cannot tell a hit. */
+    /* Throttling comes first: the attempt is counted, then the counts are
+       checked, and only then is the password tried. Attempts sent at the
+       same moment are all counted before any is tried, so none slips
+       under the limit; past it not even the right password is tried, so
+       guessing on cannot tell a hit. */
     const char *account = throttle_account_key(a, email, strlen(email));
     const char *address = throttle_address_key(crm_req_param(r, "REMOTE_ADDR"));
+    if ((rc = count_attempt(r, account, address)) != CRM_OK)
+        return rc;
     if ((rc = check_throttle(r, account, address)) != CRM_OK)
         return rc;
 
@@ -297,7 +308,6 @@ int identity_login(crm_req *r)
     int match = crm_password_verify(rc == CRM_OK ? u.password_hash : crm_password_dummy(), pw->str,
                                     pw->len);
     if (rc != CRM_OK || !match || !u.active) {
-        count_failure(account, address);
         if (rc == CRM_OK)
             crm_log_info("failed login for user %lld%s", (long long)u.id,
                          u.active ? "" : " (disabled)");
@@ -305,7 +315,7 @@ int identity_login(crm_req *r)
             crm_log_info("failed login for an email without an account");
         return invalid_credentials(r);
     }
-    if ((rc = store_throttle_reset(id_db, account)) != CRM_OK)
+    if ((rc = store_throttle_reset(id_db, account, address)) != CRM_OK)
         crm_log_warn("cannot reset the login failures of user %lld (status %d)", (long long)u.id,
                      rc);
     crm_log_info("user %lld logged in", (long long)u.id);

@@ -20,6 +20,7 @@
 #include "crm_log.h"
 #include "crm_password.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,7 +204,7 @@ static int create(const crm_config *conf, const char *cmd, const cmd_args *args,
         status = 0;
     }
 out:
-    memset(enc, 0, sizeof(enc));
+    OPENSSL_cleanse(enc, sizeof(enc));
     crm_db_free(db);
     crm_arena_free(a);
     return status;
@@ -236,7 +237,7 @@ static int run(const crm_config *conf, int argc, char **argv, int admin)
         return 2;
     }
     int status = create(conf, cmd, &args, pw, pwlen);
-    memset(pw, 0, sizeof(pw));
+    OPENSSL_cleanse(pw, sizeof(pw));
     return status;
 }
 

@@ -170,10 +170,12 @@ typedef struct {
    window_s seconds, on the database's clock. */
 int store_throttle_get(crm_db *db, const char *account, const char *address, long window_s,
                        throttle_state *acct, throttle_state *addr);
-/* Count one failure for both, atomically; an expired window restarts. */
+/* Count one attempt for both, atomically; an expired window restarts.
+   Every login attempt is counted before its password is tried. */
 int store_throttle_fail(crm_db *db, const char *account, const char *address, long window_s);
-/* A successful login: forget the account's failures. */
-int store_throttle_reset(crm_db *db, const char *account);
+/* A successful login: forget the account's failures, and give the address
+   back the attempt it counted. */
+int store_throttle_reset(crm_db *db, const char *account, const char *address);
 /* Delete up to limit rows whose window ended more than window_s ago. */
 int store_throttle_purge(crm_db *db, long window_s, int64_t limit);
 

@@ -22,6 +22,7 @@ enum {
     ST_THROTTLE_GET,
     ST_THROTTLE_FAIL,
     ST_THROTTLE_RESET,
+    ST_THROTTLE_FORGIVE,
     ST_THROTTLE_PURGE,
     ST_COUNT_BASE = 16, /* + filter mask (4) */
     ST_LIST_BASE = 24,  /* + (sort * 4 + mask) * 2 + cursor: up to 71 */
@@ -69,6 +70,10 @@ static const char SQL_THROTTLE_FAIL[] =
     " UTC_TIMESTAMP(6), window_start)";
 static const char SQL_THROTTLE_RESET[] =
     "DELETE FROM login_failures WHERE scope = 'account' AND throttle_key = ?";
+/* The address counted the attempt before it succeeded: take it back. */
+static const char SQL_THROTTLE_FORGIVE[] =
+    "UPDATE login_failures SET failures = GREATEST(failures - 1, 0)"
+    " WHERE scope = 'address' AND throttle_key = ?";
 /* An expired row counts nothing: deleting it changes no decision. */
 static const char SQL_THROTTLE_PURGE[] =
     "DELETE FROM login_failures WHERE window_start < UTC_TIMESTAMP(6) - INTERVAL ? SECOND LIMIT ?";
@@ -285,10 +290,17 @@ int store_throttle_fail(crm_db *db, const char *account, const char *address, lo
     return crm_stmt_exec(st);
 }
 
-int store_throttle_reset(crm_db *db, const char *account)
+int store_throttle_reset(crm_db *db, const char *account, const char *address)
 {
-    STMT(db, THROTTLE_RESET);
-    crm_stmt_bind_str(st, 0, account, strlen(account));
+    int rc;
+    {
+        STMT(db, THROTTLE_RESET);
+        crm_stmt_bind_str(st, 0, account, strlen(account));
+        if ((rc = crm_stmt_exec(st)) != CRM_OK)
+            return rc;
+    }
+    STMT(db, THROTTLE_FORGIVE);
+    crm_stmt_bind_str(st, 0, address, strlen(address));
     return crm_stmt_exec(st);
 }
 

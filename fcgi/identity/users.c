@@ -210,7 +210,19 @@ int users_create(crm_req *r)
         return rc;
     if ((rc = read_body(r, USER_CREATE, &fs, &in, &present)) != CRM_OK)
         return rc;
-    rc = store_user_insert(id_db, &in, &id);
+    /* The password was hashed meanwhile: the caller is checked again, row
+       locked, in the insert's transaction, so an admin demoted during the
+       hash creates nobody (as writes to users do, begin_change). */
+    if ((rc = crm_db_begin(id_db)) != CRM_OK)
+        return id_db_error(r, rc);
+    if ((rc = require_admin(r, 1, &caller)) > 0)
+        return rc;
+    if (rc == CRM_OK)
+        rc = store_user_insert(id_db, &in, &id);
+    if (rc == CRM_OK)
+        rc = crm_db_commit(id_db);
+    if (rc != CRM_OK)
+        crm_db_rollback(id_db);
     if (rc == CRM_DUP)
         return email_taken(r);
     if (rc != CRM_OK)

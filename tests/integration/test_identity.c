@@ -21,6 +21,7 @@
 #include "crm_jwt.h"
 
 #include <mysql.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1335,6 +1336,57 @@ START_TEST(test_throttle_success_resets)
 }
 END_TEST
 
+/*
+ * Attempts sent at the same moment cannot all slip under the limit: with
+ * one failure left, 8 wrong logins at once (from 8 addresses) are all
+ * counted before any password is tried, so exactly one gets its 401 and
+ * the others 429.
+ */
+typedef struct {
+    int k;
+    const char *email;
+    long status;
+} racer;
+
+static void *race_login(void *arg)
+{
+    racer *rc = arg;
+    from_addr(4 + rc->k);
+    itest_resp *r = login_json(rc->email, "a guess at once", JSON_CT);
+    rc->status = r->status;
+    itest_free(r);
+    return NULL;
+}
+
+START_TEST(test_throttle_parallel)
+{
+    char email[128], pw[64];
+    fresh_user("viewer", email, sizeof email, pw, sizeof pw);
+    from_addr(3);
+    for (int i = 0; i < ACCOUNT_LIMIT - 1; i++) {
+        itest_resp *r = login_json(email, "wrong password!", JSON_CT);
+        ITEST_ASSERT_PROBLEM(r, 401);
+        itest_free(r);
+    }
+    enum { N = 8 };
+    pthread_t t[N];
+    racer rc[N];
+    for (int i = 0; i < N; i++) {
+        rc[i] = (racer){ .k = i, .email = email, .status = 0 };
+        ck_assert_int_eq(pthread_create(&t[i], NULL, race_login, &rc[i]), 0);
+    }
+    int tried = 0, refused = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        tried += rc[i].status == 401;
+        refused += rc[i].status == 429;
+    }
+    ck_assert_msg(tried == 1 && refused == N - 1,
+                  "with one failure left, %d of %d parallel guesses were tried (%d refused)", tried,
+                  N, refused);
+}
+END_TEST
+
 /* ---- create-admin ---- */
 
 START_TEST(test_create_admin_command)
@@ -1450,6 +1502,7 @@ static Suite *identity_suite(void)
     tcase_add_test(tc, test_throttle_account);
     tcase_add_test(tc, test_throttle_address);
     tcase_add_test(tc, test_throttle_success_resets);
+    tcase_add_test(tc, test_throttle_parallel);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -231,11 +231,17 @@ START_TEST(test_throttle_counts)
     ck_assert_int_eq(acct.failures, 3);
     ck_assert_int_eq(addr.failures, 0);
 
-    /* A success forgets the account's failures, not the address's. */
-    ck_assert_int_eq(store_throttle_reset(db, "a@x.io"), CRM_OK);
+    /* A success forgets the account's failures, and gives the address back
+       the one attempt it counted (the login itself), not the others. */
+    ck_assert_int_eq(store_throttle_fail(db, "a@x.io", "10.0.0.1", WINDOW), CRM_OK);
+    ck_assert_int_eq(store_throttle_reset(db, "a@x.io", "10.0.0.1"), CRM_OK);
     get("a@x.io", "10.0.0.1", &acct, &addr);
     ck_assert_int_eq(acct.failures, 0);
     ck_assert_int_eq(addr.failures, 4);
+    /* Never below zero. */
+    ck_assert_int_eq(store_throttle_reset(db, "b@x.io", "10.0.0.9"), CRM_OK);
+    get("b@x.io", "10.0.0.9", &acct, &addr);
+    ck_assert_int_eq(addr.failures, 0);
 }
 END_TEST
 
