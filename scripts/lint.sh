@@ -38,13 +38,13 @@ if ((${#cpp_files[@]})); then
         --suppress=missingIncludeSystem "${cpp_files[@]}" || rc=1
 fi
 
-mapfile -t sh_files < <(list_files 'scripts/*.sh' 'containers/*.sh' 'containers/initdb/*.sh' 'tests/containers/*.sh' 'tests/k8s/*.sh' 'k8s/*.sh' 'k8s/overlays/dev/initdb/*.sh' '.ci/run' | while IFS= read -r f; do [[ -f $f ]] && echo "$f"; done)
+mapfile -t sh_files < <(list_files 'scripts/*.sh' 'containers/*.sh' 'containers/initdb/*.sh' 'tests/containers/*.sh' 'tests/k8s/*.sh' 'tests/lib/*.sh' 'k8s/*.sh' 'k8s/overlays/dev/initdb/*.sh' '.ci/run' | while IFS= read -r f; do [[ -f $f ]] && echo "$f"; done)
 echo "lint: shell scripts (${#sh_files[@]} files)"
 for f in "${sh_files[@]}"; do
     bash -n "$f" || rc=1
 done
 if command -v shellcheck >/dev/null 2>&1; then
-    ((${#sh_files[@]} == 0)) || shellcheck "${sh_files[@]}" || rc=1
+    ((${#sh_files[@]} == 0)) || shellcheck -x "${sh_files[@]}" || rc=1
 else
     echo "lint: shellcheck not installed; skipped (apt-get install shellcheck)"
 fi

@@ -41,20 +41,8 @@ SERVICES=(customers sales marketing identity)
 SUITES=(test_customers_api test_customers_paging test_customers_concurrency
     test_sales_products test_sales_orders test_sales_concurrency test_marketing_api test_access)
 
-passed=0 failed=0
-ok() {
-    passed=$((passed + 1))
-    printf 'ok    %s\n' "$*"
-}
-bad() {
-    failed=$((failed + 1))
-    printf 'FAIL  %s\n' "$*"
-}
-check() { # check DESCRIPTION COMMAND...
-    local what=$1
-    shift
-    if "$@" >>"$STATE/checks.log" 2>&1; then ok "$what"; else bad "$what"; fi
-}
+# shellcheck source=SCRIPTDIR/../lib/checks.sh
+. "$REPO/tests/lib/checks.sh"
 
 compose() {
     (cd containers && CRM_SECRETS=$STATE/secrets CRM_IMAGE_TAG=$TAG \

@@ -44,20 +44,8 @@ NETWORK=crm-k8s-test
 DB=crm-k8s-test-mysql
 READY_SECONDS=${CRM_K8S_READY_SECONDS:-120}
 
-passed=0 failed=0
-ok() {
-    passed=$((passed + 1))
-    printf 'ok    %s\n' "$*"
-}
-bad() {
-    failed=$((failed + 1))
-    printf 'FAIL  %s\n' "$*"
-}
-check() { # check DESCRIPTION COMMAND...
-    local what=$1
-    shift
-    if "$@" >>"$STATE/checks.log" 2>&1; then ok "$what"; else bad "$what"; fi
-}
+# shellcheck source=SCRIPTDIR/../lib/checks.sh
+. "$REPO/tests/lib/checks.sh"
 # rejects FILE [OBJECT]: validate.mjs refuses FILE (exit 1, or 2 for a file
 # that is not YAML) and says so of FILE (of OBJECT, when given): a crash
 # does not count as a refusal.
