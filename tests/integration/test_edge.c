@@ -211,6 +211,36 @@ START_TEST(test_limits_and_refusals)
 }
 END_TEST
 
+/* The login page a browser lands on (logout sends it there): served with
+   the headers, a plain form to the login route, every input labelled. */
+START_TEST(test_login_page)
+{
+    itest_as(NULL, 0);
+    const char *html[] = { "Accept: text/html", NULL };
+    itest_resp *r = itest_request("POST", "/api/v1/auth/logout", html, NULL, 0, NULL);
+    ck_assert_msg(r->status == 303, "logout: %s", itest_describe(r));
+    const char *loc = itest_header_get(r, "Location");
+    ck_assert_msg(loc != NULL && strcmp(loc, "/login.html") == 0, "logout to %s",
+                  loc ? loc : "(none)");
+    itest_free(r);
+
+    r = itest_get("/login.html", NULL);
+    ck_assert_msg(strstr(r->body, "<form method=\"post\" action=\"/api/v1/auth/login\">") != NULL,
+                  "no login form: %s", itest_describe(r));
+    static const char *const inputs[] = { "email", "password" };
+    for (size_t i = 0; i < 2; i++) {
+        char label[64], input[64];
+        snprintf(label, sizeof label, "<label for=\"%s\">", inputs[i]);
+        snprintf(input, sizeof input, "id=\"%s\" name=\"%s\"", inputs[i], inputs[i]);
+        ck_assert_msg(strstr(r->body, label) != NULL && strstr(r->body, input) != NULL,
+                      "%s has no labelled input", inputs[i]);
+    }
+    ck_assert_msg(strstr(r->body, "<script") == NULL && strstr(r->body, "style=") == NULL,
+                  "inline script or style: the CSP would refuse it");
+    headers_ok(r, 200, "the login page");
+}
+END_TEST
+
 static void no_leak(itest_resp *r, const char *what)
 {
     const char *hit = itest_leak(r);
@@ -282,6 +312,7 @@ static Suite *edge_suite(void)
     tcase_add_test(tc, test_tls_suites_and_groups);
     tcase_add_test(tc, test_headers_everywhere);
     tcase_add_test(tc, test_limits_and_refusals);
+    tcase_add_test(tc, test_login_page);
     tcase_add_test(tc, test_error_bodies);
     suite_add_tcase(s, tc);
 
