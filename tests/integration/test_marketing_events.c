@@ -244,9 +244,10 @@ static void batch_of(char *buf, size_t n, char (*evs)[4096], int k)
 }
 
 /* days days and a minute ago, UTC, whole seconds: "2026-11-20T11:59:00.000000Z". */
-static void iso_days_ago(char *buf, size_t n, int days)
+/* days before base (a minute more), as the events carry it. */
+static void iso_days_before(char *buf, size_t n, time_t base, int days)
 {
-    time_t t = time(NULL) - (time_t)days * 86400 - 60;
+    time_t t = base - (time_t)days * 86400 - 60;
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(buf, n, "%Y-%m-%dT%H:%M:%S.000000Z", &tm);
@@ -531,19 +532,22 @@ static void seed_population(void)
     static char evs[POPULATION][4096];
     char body[BODY_MAX], id[37], first[64], last[64], by[64];
     mk_view v;
+    /* One clock reading for the events and the expectations: two readings
+       may fall on either side of a second. */
+    time_t base = time(NULL);
     for (int i = 1; i <= POPULATION; i++) {
         int64_t cust = synthetic_id();
         for (int j = 0; j < i; j++) {
             char when[64];
-            iso_days_ago(when, sizeof when, i + j);
+            iso_days_before(when, sizeof when, base, i + j);
             itest_uuid4(id);
             order_event(evs[j], sizeof evs[j], id, "confirmed", synthetic_id(), 2, cust, 1000,
                         "EUR", when, "draft");
         }
         batch_of(body, sizeof body, evs, i);
         deliver_expect(body, i, 0, "a batch of the RFM population");
-        iso_days_ago(first, sizeof first, 2 * i - 1);
-        iso_days_ago(last, sizeof last, i);
+        iso_days_before(first, sizeof first, base, 2 * i - 1);
+        iso_days_before(last, sizeof last, base, i);
         snprintf(by, sizeof by, "EUR:%d:%d", i, i * 1000);
         mk_get(cust, &v);
         ck_assert_msg(v.status == 200 && v.orders == i && v.revenue == i * 1000 &&
