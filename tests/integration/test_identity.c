@@ -1339,7 +1339,7 @@ END_TEST
 /*
  * Attempts sent at the same moment cannot all slip under the limit: with
  * one failure left, 8 wrong logins at once (from 8 addresses) are all
- * counted before any password is tried, so exactly one gets its 401 and
+ * counted before any password is tried, so at most one gets its 401 and
  * the others 429.
  */
 typedef struct {
@@ -1381,7 +1381,10 @@ START_TEST(test_throttle_parallel)
         tried += rc[i].status == 401;
         refused += rc[i].status == 429;
     }
-    ck_assert_msg(tried == 1 && refused == N - 1,
+    /* At most the one guess left: each attempt reads the counts after its
+       own count, so when the others were counted first, even that one is
+       refused (never more tried, which is the point). */
+    ck_assert_msg(tried <= 1 && tried + refused == N,
                   "with one failure left, %d of %d parallel guesses were tried (%d refused)", tried,
                   N, refused);
 }
