@@ -6,7 +6,7 @@ PKGS      = json-c libmicrohttpd libcurl libargon2
 CFLAGS_W  = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wno-format-nonliteral
 CFLAGS   ?= -O2 -g
-CPPFLAGS += -D_GNU_SOURCE -Ishared $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+CPPFLAGS += -D_GNU_SOURCE -Ishared -Ibuild/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
             $(shell mariadb_config --include 2>/dev/null || mysql_config --include 2>/dev/null)
 LDLIBS   += -lfcgi $(shell mariadb_config --libs 2>/dev/null || mysql_config --libs 2>/dev/null) \
             $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypto -lm
@@ -43,11 +43,22 @@ FAKE_REQ  = $(BUILD)/tests/unit/fake_req.o
 # The live-database set-up the DB suites share (not a suite either).
 DB_FIXTURE = $(BUILD)/tests/unit/db_fixture.o
 
-.PHONY: all build deps run stop test unit bench lint format clean tests images up down k8s-check
+.PHONY: all build deps run stop test unit bench lint format clean tests images up down k8s-check ui
+
+# The browser UI (nginx/html): fingerprinted assets and pages in build/html
+# for NGINX, and their names in build/gen/crm_assets.h for the pages the
+# services render (scripts/ui-build.sh).
+UI_SRC    = $(wildcard nginx/html/*.html nginx/html/assets/*)
+UI_HEADER = build/gen/crm_assets.h
 # Keep test objects: they are intermediate files, and make would delete them.
 .SECONDARY:
 all: build
-build: $(BINS)
+build: $(UI_HEADER) $(BINS)
+ui: $(UI_HEADER)
+
+$(UI_HEADER): $(UI_SRC) scripts/ui-build.sh
+	@scripts/ui-build.sh nginx/html build/html $@
+$(BUILD)/shared/crm_html.o: $(UI_HEADER)
 tests: $(UNIT_BINS) $(IT_BINS)
 
 $(BUILD)/%.o: %.c

@@ -629,7 +629,7 @@ nginx_render() {
     done
     "$REPO/scripts/nginx-render.sh" "$REPO/nginx/nginx.conf.in" "$NGX/nginx.conf" \
         "USER_LINE=$user_line" "KEEPALIVE_LINE=$keepalive_line" "KEEP_CONN=$KEEP_CONN" \
-        "NGINX_DIR=$NGX" "TLS_DIR=$TLS_DIR" "HTML_DIR=$REPO/nginx/html" \
+        "NGINX_DIR=$NGX" "TLS_DIR=$TLS_DIR" "HTML_DIR=$REPO/build/html" \
         "ERROR_LOG=\"$NGX/logs/error.log\"" "ACCESS_LOG=\"$NGX/logs/access.log\"" \
         "LISTEN_ADDR=127.0.0.1" "INTERNAL_ADDR=127.0.0.1" "INTERNAL_ALLOW=allow 127.0.0.1;" \
         "HTTPS_PORT=$HTTPS_PORT" "HTTP_PORT=$HTTP_PORT" "INTERNAL_PORT=$INTERNAL_PORT" \

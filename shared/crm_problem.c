@@ -4,6 +4,7 @@
 #include "crm_problem.h"
 
 #include "crm_buf.h"
+#include "crm_html.h"
 #include "crm_log.h"
 #include "crm_utf8.h"
 
@@ -87,6 +88,18 @@ int crm_problem_send(crm_req *r, const crm_problem_t *p)
     const char *path = crm_req_path(r), *id = crm_req_id(r);
     crm_arena *a = crm_req_arena(r);
 
+    if (p->status >= 500)
+        crm_log_error("answered %d: %s", p->status, p->detail ? p->detail : title);
+    /* A browser gets a page: a reader who is not logged in, the login page. */
+    if (crm_req_wants_html(r)) {
+        const char *m = crm_req_method(r);
+        if (p->status == 401 && (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)) {
+            crm_res_header(r, "Location", "/login.html");
+            return crm_res_send(r, 303, NULL, NULL, 0);
+        }
+        return crm_html_problem(r, p, title);
+    }
+
     crm_buf_init(&b, 0);
     crm_buf_puts(&b, "{\"type\":");
     if (type != NULL)
@@ -121,8 +134,6 @@ int crm_problem_send(crm_req *r, const crm_problem_t *p)
     }
     crm_buf_putc(&b, '}');
 
-    if (p->status >= 500)
-        crm_log_error("answered %d: %s", p->status, p->detail ? p->detail : title);
     int status = crm_res_send(r, p->status, "application/problem+json", b.data, b.len);
     crm_buf_free(&b);
     return status;

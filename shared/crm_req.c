@@ -51,6 +51,10 @@ struct crm_req {
     pair headers[MAX_RES_HEADERS];
     size_t n_headers;
     int status;
+
+    /* A browser form's stand-ins (crm_req_form_override) */
+    const char *if_match; /* for the If-Match header */
+    const char *next;     /* the page a success goes to (303) */
 };
 
 /* ---- FastCGI transport ---- */
@@ -178,6 +182,8 @@ const char *crm_req_header(crm_req *r, const char *name)
         return crm_req_param(r, "CONTENT_TYPE");
     if (strcasecmp(name, "Content-Length") == 0)
         return crm_req_param(r, "CONTENT_LENGTH");
+    if (r->if_match != NULL && strcasecmp(name, "If-Match") == 0)
+        return r->if_match;
 
     memcpy(var, "HTTP_", 5);
     n = 5;
@@ -188,6 +194,17 @@ const char *crm_req_header(crm_req *r, const char *name)
     }
     var[n] = '\0';
     return crm_req_param(r, var);
+}
+
+void crm_req_form_override(crm_req *r, const char *method, const char *if_match,
+                           const char *next)
+{
+    if (method != NULL)
+        r->method = method;
+    if (if_match != NULL)
+        r->if_match = if_match;
+    if (next != NULL)
+        r->next = next;
 }
 
 int crm_req_wants_html(crm_req *r)
@@ -467,6 +484,13 @@ int crm_res_send(crm_req *r, int status, const char *content_type, const char *b
     if (r->status != 0) {
         crm_log_error("second response for one request (%d after %d) ignored", status, r->status);
         return r->status;
+    }
+    /* A browser's form that succeeded goes on to the page it named. */
+    if (r->next != NULL && status >= 200 && status < 300 && crm_req_wants_html(r)) {
+        crm_res_header(r, "Location", r->next);
+        status = 303;
+        content_type = NULL;
+        len = 0;
     }
     r->status = status;
 

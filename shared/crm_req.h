@@ -70,6 +70,14 @@ const char *crm_req_param(crm_req *r, const char *cgi_name);
 /* Request id from NGINX ($request_id), or one made up by the worker. */
 const char *crm_req_id(crm_req *r);
 
+/*
+ * What a browser's form stands in for (crm_body_form_control): the method
+ * (a form can only POST), the If-Match header's value, and the page a
+ * success goes to - a 2xx answer to a client that wants HTML is sent as
+ * a 303 to it instead. Any may be NULL (unchanged); strings are borrowed.
+ */
+void crm_req_form_override(crm_req *r, const char *method, const char *if_match,
+                           const char *next);
 /* True when the client prefers HTML (a browser form post). */
 int crm_req_wants_html(crm_req *r);
 

@@ -6,6 +6,7 @@
 #include "crm_router.h"
 
 #include "crm_auth.h"
+#include "crm_body.h"
 #include "crm_problem.h"
 
 #include <string.h>
@@ -56,11 +57,17 @@ static int method_matches(const char *route_method, const char *method)
 int crm_router_dispatch(const crm_route *table, size_t n, crm_req *r)
 {
     crm_arena *a = crm_req_arena(r);
-    const char *method = crm_req_method(r), *path = crm_req_path(r);
+    const char *method, *path = crm_req_path(r);
     const char *names[MAX_PARAMS], *values[MAX_PARAMS];
     char allow[128];
     size_t allow_len = 0;
     int path_known = 0;
+
+    /* A browser form may stand for another method (crm_body.h). */
+    int rc = crm_body_form_control(r);
+    if (rc != CRM_OK)
+        return rc;
+    method = crm_req_method(r);
 
     allow[0] = '\0';
     for (size_t i = 0; i < n; i++) {
@@ -72,7 +79,7 @@ int crm_router_dispatch(const crm_route *table, size_t n, crm_req *r)
             for (size_t k = 0; k < np; k++)
                 crm_req_set_path_param(r, names[k], values[k]);
             crm_req_set_route(r, (int)i);
-            int rc = crm_auth_route(r, table[i].roles);
+            rc = crm_auth_route(r, table[i].roles);
             if (rc != CRM_OK)
                 return rc;
             return table[i].handler(r);

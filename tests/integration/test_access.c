@@ -80,6 +80,11 @@ static const access_case cases[] = {
       NULL, NULL },
     { "GET", "/internal/v1/customers/{id}", "/internal/v1/customers/{customer}", NULL, NULL, NULL,
       NULL, NULL },
+    /* customers' pages (crm_html.h) */
+    { "GET", "/customers", "/customers", NULL, NULL, NULL, NULL, NULL },
+    { "GET", "/customers/new", "/customers/new", NULL, NULL, NULL, NULL, NULL },
+    { "GET", "/customers/{id}", "/customers/{customer}", NULL, CUST, NULL, NULL, NULL },
+    { "GET", "/customers/{id}/edit", "/customers/{customer}/edit", NULL, CUST, NULL, NULL, NULL },
     /* sales */
     { "GET", "/api/v1/sales/ping", "/api/v1/sales/ping", NULL, NULL, NULL, NULL, NULL },
     { "GET", "/api/v1/sales/summary", "/api/v1/sales/summary", NULL, NULL, NULL, NULL, NULL },
@@ -114,8 +119,23 @@ static const access_case cases[] = {
     { "POST", "/api/v1/orders/{id}/confirm", ORD "/confirm", NULL, ORD, NULL, NULL, NULL },
     { "POST", "/api/v1/orders/{id}/fulfill", ORD "/fulfill", NULL, ORD, NULL, NULL, NULL },
     { "POST", "/api/v1/orders/{id}/cancel", ORD "/cancel", NULL, ORD, NULL, NULL, NULL },
+    /* sales' pages */
+    { "GET", "/products", "/products", NULL, NULL, NULL, NULL, NULL },
+    { "GET", "/products/new", "/products/new", NULL, NULL, NULL, NULL, NULL },
+    { "GET", "/products/{id}", "/products/{product}", NULL, NULL, NULL, NULL, NULL },
+    { "GET", "/orders", "/orders", NULL, NULL, NULL, NULL, NULL },
+    { "GET", "/orders/new", "/orders/new", NULL, NULL, NULL, NULL, NULL },
+    { "GET", "/orders/{id}", "/orders/{order}", NULL, ORD, NULL, NULL, NULL },
     { "POST", "/internal/v1/events", "/internal/v1/events", "[]", NULL, NULL, NULL, NULL },
     /* marketing */
+    /* marketing's pages */
+    { "GET", "/campaigns", "/campaigns", NULL, NULL, NULL, NULL, NULL },
+    { "GET", "/campaigns/new", "/campaigns/new", NULL, NULL, NULL, NULL, NULL },
+    { "GET", "/campaigns/{id}", "/campaigns/{campaign}", NULL, NULL, NULL, NULL, NULL },
+    { "GET", "/segments", "/segments", NULL, NULL, NULL, NULL, NULL },
+    { "GET", "/segments/new", "/segments/new", NULL, NULL, NULL, NULL, NULL },
+    { "GET", "/segments/{id}", "/segments/{segment}", NULL, NULL, NULL, NULL, NULL },
+    { "GET", "/dashboard", "/dashboard", NULL, NULL, NULL, NULL, NULL },
     { "GET", "/api/v1/marketing/ping", "/api/v1/marketing/ping", NULL, NULL, NULL, NULL, NULL },
     { "GET", "/api/v1/campaigns", "/api/v1/campaigns", NULL, NULL, NULL, NULL, NULL },
     { "POST", "/api/v1/campaigns", "/api/v1/campaigns",
