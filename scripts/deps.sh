@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian/Ubuntu packages the project needs (`make deps`), and
-# the npm packages of the Kubernetes suite (tests/k8s, from its committed
-# package-lock.json: `npm ci --prefix tests/k8s`).
+# the npm packages of the Kubernetes and browser suites (tests/k8s and
+# tests/browser, each from its committed package-lock.json: `npm ci`).
 #
 # Idempotent: when every package is already installed it does nothing at all
 # (no apt-get, no sudo, no npm). Otherwise it runs `apt-get update` once and
@@ -22,11 +22,13 @@ PACKAGES=(
     clang-format cppcheck
     curl ca-certificates
     podman runc podman-compose docker-compose debootstrap
+    chromium fonts-dejavu-core
 )
 # Asked for only when the command is missing, so as not to clash with one
 # installed another way: a kubectl (or kustomize) renders k8s/ (Debian 12's
 # kubernetes-client is kubectl 1.20, whose kustomize k8s/ stays within);
-# Node.js and npm run tests/k8s.
+# Node.js and npm run tests/k8s and tests/browser (playwright-core drives
+# Debian's chromium; it downloads no browser of its own).
 if ! command -v kubectl >/dev/null 2>&1 && ! command -v kustomize >/dev/null 2>&1; then
     PACKAGES+=(kubernetes-client)
 fi
@@ -34,16 +36,19 @@ command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
 command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
-# tests/k8s/node_modules from the lock file, when missing or older than it.
-# (npm warns that kubernetes-models 5 asks for Node 22: it runs on Node 20,
-# as the suite shows.)
+# Each suite's node_modules from its lock file, when missing or older than
+# it. (npm warns that kubernetes-models 5 asks for Node 22: it runs on Node
+# 20, as the suite shows.)
 npm_deps() {
-    local dir=$REPO/tests/k8s
-    [[ -f $dir/package-lock.json ]] || return 0
-    if [[ ! -f $dir/node_modules/.package-lock.json || $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]]; then
-        echo "deps: npm ci --prefix tests/k8s"
-        npm ci --prefix "$dir" --no-audit --no-fund
-    fi
+    local suite dir
+    for suite in k8s browser; do
+        dir=$REPO/tests/$suite
+        [[ -f $dir/package-lock.json ]] || continue
+        if [[ ! -f $dir/node_modules/.package-lock.json || $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]]; then
+            echo "deps: npm ci --prefix tests/$suite"
+            npm ci --prefix "$dir" --no-audit --no-fund
+        fi
+    done
 }
 
 # Print the packages of "$@" that are not installed (one dpkg-query call;

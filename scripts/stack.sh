@@ -38,6 +38,7 @@ usage: scripts/stack.sh COMMAND
   db-start | db-stop | db-restart
   pool-start SVC | pool-stop SVC | pool-pid SVC
   create-admin EMAIL [NAME]  an admin login (password: secrets/demo-<EMAIL before @>.password)
+  create-user ROLE EMAIL [NAME]  a login of another role (sales, marketing, viewer), the same way
 
 environment (defaults):
   CRM_STATE=<repo>/state/run  CRM_BIN=build/release (build/asan if SANITIZE=1)
@@ -878,6 +879,12 @@ create-admin)
     [[ -n ${1:-} ]] || die "create-admin: which email?"
     make_dirs
     locked make_user admin "$1" "${2:-Admin}"
+    ;;
+create-user)
+    case ${1:-} in admin | sales | marketing | viewer) ;; *) die "create-user: role admin, sales, marketing or viewer first" ;; esac
+    [[ -n ${2:-} ]] || die "create-user: which email?"
+    make_dirs
+    locked make_user "$1" "$2" "${3:-User}"
     ;;
 pool-start)
     check_svc "${1:-}"

@@ -9,6 +9,8 @@
 #                                `all` runs it after the local stack is down)
 #   scripts/test.sh k8s          the Kubernetes manifests' suite only
 #                                (tests/k8s/run.sh; `all` runs it last)
+#   scripts/test.sh browser      the browser suite only (tests/browser: the UI
+#                                in Chromium; `all` runs it after integration)
 #
 # A suite is one test binary under $CRM_BIN/tests/unit (recursively) or
 # $CRM_BIN/tests/integration. The stack runs in its own state folder
@@ -197,6 +199,37 @@ run_integration() {
     for bin in "${its[@]}"; do run_suite integration "$bin"; done
 }
 
+# The UI in Debian's Chromium, driven by playwright-core (tests/browser),
+# against the stack the integration suites used, with logins of its own.
+run_browser() {
+    local start secs rc u
+    printf '\n=== browser: tests/browser/run.mjs ===\n'
+    start=$(date +%s)
+    rc=0
+    for u in "admin ui-admin@example.com" "sales ui-sales@example.com" \
+        "marketing ui-marketing@example.com" "viewer ui-viewer@example.com"; do
+        # shellcheck disable=SC2086 # role and email, two words
+        "$STACK" create-user $u "UI ${u%% *}" >/dev/null || rc=1
+    done
+    if ((rc == 0)); then
+        set +e
+        CRM_BROWSER_SECRETS=$CRM_STATE/secrets \
+            CRM_BROWSER_ARTIFACTS=${CRM_BROWSER_ARTIFACTS:-$REPO/build/artifacts/browser} \
+            timeout -k 10 900 node "$REPO/tests/browser/run.mjs" </dev/null
+        rc=$?
+        set -e
+    fi
+    secs=$(($(date +%s) - start))
+    if ((rc == 0)); then
+        PASSED=$((PASSED + 1))
+        printf -- '--- PASS browser (%ss)\n' "$secs"
+    else
+        FAILED=$((FAILED + 1))
+        FAILED_NAMES+=("browser")
+        printf -- '--- FAIL browser (exit %s, %ss)\n' "$rc" "$secs"
+    fi
+}
+
 # The images and compose.yaml, built and run with Podman (tests/containers).
 run_containers() {
     local start secs rc
@@ -274,7 +307,7 @@ run_one() {
 }
 
 case $MODE in
-all | unit | suite | containers | k8s) ;;
+all | unit | suite | containers | k8s | browser) ;;
 -h | --help | help)
     usage
     exit 0
@@ -292,6 +325,7 @@ case $MODE in
 all)
     run_units
     run_integration
+    if ((STACK_STARTED)); then run_browser; fi
     check_service_logs
     # The machine's two cores go to the containers: the local stack stops.
     if ((STACK_STARTED)); then
@@ -303,6 +337,10 @@ all)
     ;;
 containers) run_containers ;;
 k8s) run_k8s ;;
+browser)
+    if start_stack; then run_browser; fi
+    check_service_logs
+    ;;
 unit) run_units ;;
 suite) run_one ;;
 esac

@@ -583,6 +583,24 @@ const char *itest_check_status(const itest_resp *r, long status)
     return NULL;
 }
 
+const char *itest_check_page_problem(const itest_resp *r, long status)
+{
+    const char *m = itest_check_status(r, status);
+    if (m != NULL)
+        return m;
+    const char *ct = itest_header_get(r, "Content-Type");
+    if (!has_prefix_ci(ct, "text/html"))
+        return failmsg(r, "Content-Type %s, expected text/html", ct ? ct : "(none)");
+    char want[64];
+    snprintf(want, sizeof want, "<section class=\"problem\" data-status=\"%ld\">", status);
+    if (r->body == NULL || strstr(r->body, want) == NULL)
+        return failmsg(r, "no problem page for %ld", status);
+    const char *rid = itest_header_get(r, "X-Request-Id");
+    if (rid == NULL || strstr(r->body, rid) == NULL)
+        return failmsg(r, "the problem page does not show the request id");
+    return NULL;
+}
+
 const char *itest_check_problem(const itest_resp *r, long status)
 {
     const char *m = itest_check_status(r, status);

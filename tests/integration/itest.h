@@ -128,6 +128,10 @@ const char *itest_leak(const itest_resp *r);
     } while (0)
 #define ITEST_ASSERT_STATUS(r, st)  ITEST_OK_(itest_check_status((r), (st)))
 #define ITEST_ASSERT_PROBLEM(r, st) ITEST_OK_(itest_check_problem((r), (st)))
+/* The same problem as a page, for a client that asked for text/html:
+   status, Content-Type text/html, the problem section, the request id. */
+const char *itest_check_page_problem(const itest_resp *r, long status);
+#define ITEST_ASSERT_PAGE_PROBLEM(r, st) ITEST_OK_(itest_check_page_problem((r), (st)))
 #define ITEST_ASSERT_SECURITY(r)    ITEST_OK_(itest_check_security_headers(r))
 
 /* itest_check_problem, and the problem's type is type ("/problems/x") or an

@@ -225,7 +225,7 @@ START_TEST(test_login_page)
     itest_free(r);
 
     r = itest_get("/login.html", NULL);
-    ck_assert_msg(strstr(r->body, "<form method=\"post\" action=\"/api/v1/auth/login\">") != NULL,
+    ck_assert_msg(strstr(r->body, "<form method=\"post\" action=\"/api/v1/auth/login\"") != NULL,
                   "no login form: %s", itest_describe(r));
     static const char *const inputs[] = { "email", "password" };
     for (size_t i = 0; i < 2; i++) {
@@ -238,6 +238,55 @@ START_TEST(test_login_page)
     ck_assert_msg(strstr(r->body, "<script") == NULL && strstr(r->body, "style=") == NULL,
                   "inline script or style: the CSP would refuse it");
     headers_ok(r, 200, "the login page");
+}
+END_TEST
+
+/* The UI's assets: named by a hash of their content (scripts/ui-build.sh),
+   so kept for a year, with the security headers all the same; a page is
+   never cached; the start page sends to the customers' list. */
+START_TEST(test_assets_cached)
+{
+    itest_as(NULL, 0);
+    itest_resp *r = itest_get("/login.html", NULL);
+    ITEST_ASSERT_STATUS(r, 200);
+    const char *href = strstr(r->body, "href=\"/assets/style.");
+    ck_assert_msg(href != NULL, "no fingerprinted stylesheet: %s", itest_describe(r));
+    char path[128];
+    size_t n = strcspn(href + 6, "\"");
+    ck_assert_uint_lt(n, sizeof path);
+    memcpy(path, href + 6, n);
+    path[n] = '\0';
+    /* style.<12 hex>.css */
+    ck_assert_uint_eq(strlen(path), strlen("/assets/style..css") + 12);
+    itest_free(r);
+
+    r = itest_get(path, NULL);
+    const char *cc = itest_header_get(r, "Cache-Control");
+    ck_assert_msg(cc != NULL && strstr(cc, "max-age=315360000") != NULL, "%s: Cache-Control %s",
+                  path, cc ? cc : "(none)");
+    ck_assert_ptr_nonnull(itest_header_get(r, "Expires"));
+    ck_assert_msg(strstr(itest_header_get(r, "Content-Type"), "text/css") != NULL, "%s",
+                  itest_describe(r));
+    headers_ok(r, 200, path); /* frees r */
+
+    /* No unfingerprinted copy to go stale in a cache. */
+    r = itest_get("/assets/style.css", NULL);
+    ITEST_ASSERT_STATUS(r, 404);
+    itest_free(r);
+
+    r = itest_get("/", NULL);
+    ITEST_ASSERT_STATUS(r, 302);
+    ck_assert_str_eq(itest_header_get(r, "Location") + strlen(itest_header_get(r, "Location")) -
+                         strlen("/customers"),
+                     "/customers");
+    itest_free(r);
+
+    /* A page, not logged in: a browser goes to the login page. */
+    const char *html[] = { "Accept: text/html", NULL };
+    r = itest_get("/customers", html);
+    ITEST_ASSERT_STATUS(r, 303);
+    ck_assert_str_eq(itest_header_get(r, "Location"), "/login.html");
+    itest_free(r);
 }
 END_TEST
 
@@ -313,6 +362,7 @@ static Suite *edge_suite(void)
     tcase_add_test(tc, test_headers_everywhere);
     tcase_add_test(tc, test_limits_and_refusals);
     tcase_add_test(tc, test_login_page);
+    tcase_add_test(tc, test_assets_cached);
     tcase_add_test(tc, test_error_bodies);
     suite_add_tcase(s, tc);
 

@@ -15,10 +15,12 @@
 /* ---- handlers that say who they are ---- */
 
 static const char *called;
+static const char *if_match; /* the If-Match the handler saw */
 
 static int answer(crm_req *r, const char *who)
 {
     called = who;
+    if_match = crm_req_header(r, "If-Match");
     return crm_res_send(r, 200, "text/plain", who, strlen(who));
 }
 
@@ -316,6 +318,93 @@ START_TEST(test_router_match)
 }
 END_TEST
 
+/* ---- a browser form standing for another method (crm_body.h) ---- */
+
+static int form_post(const char *path, const char *body, const char *accept)
+{
+    fake_req_done(&f);
+    fake_req_init(&f);
+    called = NULL;
+    if_match = NULL;
+    fake_req_set(&f, "REQUEST_METHOD", "POST");
+    fake_req_set(&f, "DOCUMENT_URI", path);
+    fake_req_set(&f, "CONTENT_TYPE", "application/x-www-form-urlencoded");
+    if (accept != NULL)
+        fake_req_set(&f, "HTTP_ACCEPT", accept);
+    fake_req_body(&f, body, strlen(body));
+    f.out_max = 16384;
+    crm_req *r = crm_req_new(arena, &fake_req_io, &f, 1024);
+    int status = crm_router_dispatch(routes, CRM_NELEM(routes), r);
+    ck_assert_int_eq(status, crm_res_status(r));
+    ck_assert_int_eq(f.writes, 1);
+    return status;
+}
+
+START_TEST(test_form_method_override)
+{
+    ck_assert_int_eq(form_post("/api/v1/customers/5", "_method=PATCH&name=x", NULL), 200);
+    ck_assert_str_eq(called, "patch");
+    ck_assert_ptr_null(if_match);
+    ck_assert_int_eq(form_post("/api/v1/customers/5", "_method=DELETE&_if_match=3", NULL), 200);
+    ck_assert_str_eq(called, "delete");
+    ck_assert_str_eq(if_match, "\"3\"");
+    /* POST stays POST; no _method at all, too. */
+    ck_assert_int_eq(form_post("/api/v1/customers", "_method=POST&name=x", NULL), 200);
+    ck_assert_str_eq(called, "create");
+    ck_assert_int_eq(form_post("/api/v1/customers", "name=x", NULL), 200);
+    ck_assert_str_eq(called, "create");
+    /* Only a form can stand for another method: JSON's _method is data. */
+    fake_req_done(&f);
+    fake_req_init(&f);
+    called = NULL;
+    fake_req_set(&f, "REQUEST_METHOD", "POST");
+    fake_req_set(&f, "DOCUMENT_URI", "/api/v1/customers/5");
+    fake_req_set(&f, "CONTENT_TYPE", "application/json");
+    fake_req_body(&f, "{\"_method\":\"PATCH\"}", 19);
+    crm_req *r = crm_req_new(arena, &fake_req_io, &f, 1024);
+    ck_assert_int_eq(crm_router_dispatch(routes, CRM_NELEM(routes), r), 405);
+    ck_assert_ptr_null(called);
+}
+END_TEST
+
+START_TEST(test_form_control_refused)
+{
+    /* GET, HEAD or anything else is no method a form may stand for. */
+    ck_assert_int_eq(form_post("/api/v1/customers/5", "_method=GET", NULL), 400);
+    assert_problem(400, "/problems/bad-form-control");
+    ck_assert_ptr_null(called);
+    ck_assert_int_eq(form_post("/api/v1/customers/5", "_method=patch", NULL), 400);
+    ck_assert_int_eq(form_post("/api/v1/customers/5", "_method=PATCH&_if_match=abc", NULL), 400);
+    ck_assert_int_eq(form_post("/api/v1/customers/5", "_method=PATCH&_if_match=0", NULL), 400);
+    ck_assert_int_eq(form_post("/api/v1/customers/5", "_method=PATCH&_if_match=-1", NULL), 400);
+    /* _next is a page of this site, never another site. */
+    const char *away[] = { "_next=%2F%2Fevil.example%2F", "_next=https%3A%2F%2Fevil.example",
+                           "_next=%2F%5Cevil.example", "_next=", "_next=customers",
+                           "_next=%2Fa%0D%0ALocation%3A+x" };
+    for (size_t i = 0; i < CRM_NELEM(away); i++) {
+        ck_assert_int_eq(form_post("/api/v1/customers/5", away[i], "text/html"), 400);
+        ck_assert_ptr_null(called);
+    }
+}
+END_TEST
+
+START_TEST(test_form_next_page)
+{
+    /* A browser (wants HTML) goes on to _next with a 303 and no body. */
+    ck_assert_int_eq(form_post("/api/v1/customers/5", "_method=PATCH&_next=%2Fcustomers%2F5",
+                               "text/html,application/xhtml+xml"),
+                     303);
+    ck_assert_str_eq(called, "patch");
+    ck_assert_str_eq(fake_res_header(&f, "Location"), "/customers/5");
+    ck_assert_str_eq(fake_res_body(&f), "");
+    /* A script (app.js asks for JSON) gets the API's answer. */
+    ck_assert_int_eq(
+        form_post("/api/v1/customers/5", "_method=PATCH&_next=%2Fcustomers%2F5", "application/json"),
+        200);
+    ck_assert_str_eq(fake_res_body(&f), "patch");
+}
+END_TEST
+
 static Suite *router_suite(void)
 {
     Suite *s = suite_create("crm_router");
@@ -328,6 +417,9 @@ static Suite *router_suite(void)
     tcase_add_test(tc, test_head_uses_get);
     tcase_add_test(tc, test_router_match);
     tcase_add_test(tc, test_roles_checked_first);
+    tcase_add_test(tc, test_form_method_override);
+    tcase_add_test(tc, test_form_control_refused);
+    tcase_add_test(tc, test_form_next_page);
     suite_add_tcase(s, tc);
     return s;
 }
