@@ -132,7 +132,7 @@ const char *itest_leak(const itest_resp *r);
    status, Content-Type text/html, the problem section, the request id. */
 const char *itest_check_page_problem(const itest_resp *r, long status);
 #define ITEST_ASSERT_PAGE_PROBLEM(r, st) ITEST_OK_(itest_check_page_problem((r), (st)))
-#define ITEST_ASSERT_SECURITY(r)    ITEST_OK_(itest_check_security_headers(r))
+#define ITEST_ASSERT_SECURITY(r)         ITEST_OK_(itest_check_security_headers(r))
 
 /* itest_check_problem, and the problem's type is type ("/problems/x") or an
    absolute URI ending in it. */

@@ -34,8 +34,7 @@ static const char *out(void)
 START_TEST(test_escape)
 {
     crm_html_esc(&b, "<script>alert('x') & \"y\"</script>");
-    ck_assert_str_eq(out(),
-                     "&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;");
+    ck_assert_str_eq(out(), "&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;");
     crm_buf_reset(&b);
     crm_html_esc(&b, NULL);
     crm_html_esc(&b, "");
@@ -53,9 +52,14 @@ START_TEST(test_money)
         int64_t cents;
         const char *want;
     } cases[] = {
-        { 0, "0.00 EUR" },         { 5, "0.05 EUR" },           { 100, "1.00 EUR" },
-        { 123456, "1,234.56 EUR" }, { -1050, "-10.50 EUR" },     { 99999999, "999,999.99 EUR" },
-        { 100000000, "1,000,000.00 EUR" }, { INT64_MIN, "-92,233,720,368,547,758.08 EUR" },
+        { 0, "0.00 EUR" },
+        { 5, "0.05 EUR" },
+        { 100, "1.00 EUR" },
+        { 123456, "1,234.56 EUR" },
+        { -1050, "-10.50 EUR" },
+        { 99999999, "999,999.99 EUR" },
+        { 100000000, "1,000,000.00 EUR" },
+        { INT64_MIN, "-92,233,720,368,547,758.08 EUR" },
     };
     for (size_t i = 0; i < CRM_NELEM(cases); i++) {
         crm_buf_reset(&b);
@@ -71,7 +75,8 @@ END_TEST
 START_TEST(test_time)
 {
     crm_html_time(&b, "2026-11-27T21:05:09.123456Z");
-    ck_assert_str_eq(out(), "<time datetime=\"2026-11-27T21:05:09.123456Z\">2026-11-27 21:05</time>");
+    ck_assert_str_eq(out(),
+                     "<time datetime=\"2026-11-27T21:05:09.123456Z\">2026-11-27 21:05</time>");
     crm_buf_reset(&b);
     crm_html_time(&b, "2026-11-27 21:05:09.000000");
     ck_assert_ptr_nonnull(strstr(out(), ">2026-11-27 21:05</time>"));
@@ -127,7 +132,8 @@ START_TEST(test_form_and_frame)
     crm_html_form_begin(&b, r, "/api/v1/customers/7", "PATCH", 4, "/customers/7", NULL);
     crm_html_form_end(&b);
     const char *s = out();
-    ck_assert_ptr_nonnull(strstr(s, "<form method=\"post\" action=\"/api/v1/customers/7\" data-enhance>"));
+    ck_assert_ptr_nonnull(
+        strstr(s, "<form method=\"post\" action=\"/api/v1/customers/7\" data-enhance>"));
     ck_assert_ptr_nonnull(strstr(s, "name=\"" CRM_BODY_METHOD "\" value=\"PATCH\""));
     ck_assert_ptr_nonnull(strstr(s, "name=\"" CRM_BODY_IF_MATCH "\" value=\"4\""));
     ck_assert_ptr_nonnull(strstr(s, "name=\"" CRM_BODY_NEXT "\" value=\"/customers/7\""));

@@ -378,8 +378,11 @@ START_TEST(test_form_control_refused)
     ck_assert_int_eq(form_post("/api/v1/customers/5", "_method=PATCH&_if_match=0", NULL), 400);
     ck_assert_int_eq(form_post("/api/v1/customers/5", "_method=PATCH&_if_match=-1", NULL), 400);
     /* _next is a page of this site, never another site. */
-    const char *away[] = { "_next=%2F%2Fevil.example%2F", "_next=https%3A%2F%2Fevil.example",
-                           "_next=%2F%5Cevil.example", "_next=", "_next=customers",
+    const char *away[] = { "_next=%2F%2Fevil.example%2F",
+                           "_next=https%3A%2F%2Fevil.example",
+                           "_next=%2F%5Cevil.example",
+                           "_next=",
+                           "_next=customers",
                            "_next=%2Fa%0D%0ALocation%3A+x" };
     for (size_t i = 0; i < CRM_NELEM(away); i++) {
         ck_assert_int_eq(form_post("/api/v1/customers/5", away[i], "text/html"), 400);
@@ -398,9 +401,9 @@ START_TEST(test_form_next_page)
     ck_assert_str_eq(fake_res_header(&f, "Location"), "/customers/5");
     ck_assert_str_eq(fake_res_body(&f), "");
     /* A script (app.js asks for JSON) gets the API's answer. */
-    ck_assert_int_eq(
-        form_post("/api/v1/customers/5", "_method=PATCH&_next=%2Fcustomers%2F5", "application/json"),
-        200);
+    ck_assert_int_eq(form_post("/api/v1/customers/5", "_method=PATCH&_next=%2Fcustomers%2F5",
+                               "application/json"),
+                     200);
     ck_assert_str_eq(fake_res_body(&f), "patch");
 }
 END_TEST
