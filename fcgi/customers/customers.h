@@ -4,6 +4,7 @@
 #ifndef CUSTOMERS_H
 #define CUSTOMERS_H
 
+#include "crm_api.h"
 #include "crm_arena.h"
 #include "crm_config.h"
 #include "crm_db.h"
@@ -87,6 +88,33 @@ int customers_notes_get(crm_req *r);
 int customers_notes_delete(crm_req *r);
 /* Internal listener only: GET /internal/v1/customers/{id}. */
 int customers_internal_get(crm_req *r);
+
+/* Pages for browsers (pages.c). */
+int customers_page_list(crm_req *r);
+int customers_page_new(crm_req *r);
+int customers_page_show(crm_req *r);
+int customers_page_edit(crm_req *r);
+
+/* What the API handlers share with the pages (handlers.c). */
+extern const char *const customer_statuses[];   /* "lead" ... NULL */
+extern const char *const customer_note_kinds[]; /* "note" ... NULL */
+/* The worker's database connection. */
+crm_db *customers_db(void);
+/*
+ * The customer id as r may see it: CRM_OK with *c (strings in a), or the
+ * problem sent - 404 for a customer that does not exist, is deleted, or
+ * belongs to another sales user (their customers are not even named to
+ * them).
+ */
+int customers_visible(crm_req *r, crm_arena *a, int64_t id, customer *c);
+/*
+ * The list's query string (limit, cursor, status, owner, tag, q, sort,
+ * count) as a filter in the caller's scope (a sales user: their own) and
+ * the list's paging in *l; f->limit is l->limit + 1, to tell whether a
+ * next page exists. form: an empty value means "any" (a search form sends
+ * all its fields). CRM_OK, or the status of the 400 sent.
+ */
+int customers_list_query(crm_req *r, int form, customer_filter *f, crm_api_list *l);
 
 /* Per-worker set-up of the handlers (response buffer, database). */
 int customers_worker_init(const crm_config *conf, crm_db *db);

@@ -33,8 +33,8 @@
 static crm_db *db;
 static crm_buf out; /* response body, reused by every request of the worker */
 
-static const char *const statuses[] = { "lead", "prospect", "customer", "churned", NULL };
-static const char *const note_kinds[] = { "note", "call", "email", "meeting", NULL };
+const char *const customer_statuses[] = { "lead", "prospect", "customer", "churned", NULL };
+const char *const customer_note_kinds[] = { "note", "call", "email", "meeting", NULL };
 static const char *const customer_fields[] = {
     "name", "email", "phone", "company", "status", "owner_id", "tags", NULL,
 };
@@ -68,6 +68,11 @@ void customers_worker_done(void)
 {
     crm_buf_free(&out);
     db = NULL;
+}
+
+crm_db *customers_db(void)
+{
+    return db;
 }
 
 /* ---- small helpers ---- */
@@ -153,13 +158,7 @@ static int not_found(crm_req *r)
     return crm_problem(r, 404, "no such customer");
 }
 
-/* If-Match did not match: roll back, answer 412 with the current ETag. */
-/*
- * The customer id as r may see it: CRM_OK with *c, or the problem sent -
- * 404 for a customer that does not exist, is deleted, or belongs to
- * another sales user (their customers are not even named to them).
- */
-static int visible(crm_req *r, crm_arena *a, int64_t id, customer *c)
+int customers_visible(crm_req *r, crm_arena *a, int64_t id, customer *c)
 {
     int64_t owner = crm_auth_owner(r);
     int rc = store_customer_get(db, a, id, 0, c);
@@ -182,6 +181,7 @@ static int check_customer_fields(crm_req *r, const crm_fields *fs)
                                 own ? customer_readonly_own : customer_readonly);
 }
 
+/* If-Match did not match: roll back, answer 412 with the current ETag. */
 static int stale(crm_req *r, int64_t version)
 {
     crm_db_rollback(db);
@@ -257,7 +257,7 @@ static void read_customer_in(crm_valid *v, const crm_fields *fs, int mode, crm_a
         *present |= P_COMPANY;
     }
     s = NULL;
-    if (crm_valid_enum(v, "status", 0, statuses, &s) == CRM_OK) {
+    if (crm_valid_enum(v, "status", 0, customer_statuses, &s) == CRM_OK) {
         if (s == NULL)
             crm_valid_error(v, "status", "must not be null");
         in->status = s;
@@ -300,7 +300,7 @@ int customers_get(crm_req *r)
         return not_found(r);
     if ((rc = crm_api_if_none_match(r, &inm)) != CRM_OK)
         return rc;
-    if ((rc = visible(r, crm_req_arena(r), id, &c)) != CRM_OK)
+    if ((rc = customers_visible(r, crm_req_arena(r), id, &c)) != CRM_OK)
         return rc;
     if (crm_api_not_modified(r, &inm, c.version))
         return 304;
@@ -339,7 +339,14 @@ int customers_internal_get(crm_req *r)
     return crm_api_send(r, 200, &out);
 }
 
-int customers_list(crm_req *r)
+/* An empty value of a search form's field means "any", like no value. */
+static const char *list_param(crm_req *r, int form, const char *name)
+{
+    const char *s = crm_req_query(r, name);
+    return form && s != NULL && *s == '\0' ? NULL : s;
+}
+
+int customers_list_query(crm_req *r, int form, customer_filter *f, crm_api_list *l)
 {
     static const char *const params[] = {
         "limit", "cursor", "status", "owner", "tag", "q", "sort", "count", NULL,
@@ -347,16 +354,14 @@ int customers_list(crm_req *r)
     crm_arena *a = crm_req_arena(r);
     crm_field_error errs[12];
     size_t ne = 0;
-    customer_filter f;
-    crm_api_list l;
     int64_t v;
     int rc;
     const char *s;
 
     if ((rc = crm_req_query_check(r, params)) != CRM_OK)
         return rc;
-    memset(&f, 0, sizeof(f));
-    crm_api_list_params(r, "customers", customer_sorts, &l, errs, &ne);
+    memset(f, 0, sizeof(*f));
+    crm_api_list_params(r, "customers", customer_sorts, l, errs, &ne);
 
 #define QERR(name_, msg_)                                                                          \
     do {                                                                                           \
@@ -365,26 +370,26 @@ int customers_list(crm_req *r)
         ne++;                                                                                      \
     } while (0)
 
-    if ((s = crm_req_query(r, "status")) != NULL) {
-        if (crm_api_in_list(statuses, s))
-            f.status = s;
+    if ((s = list_param(r, form, "status")) != NULL) {
+        if (crm_api_in_list(customer_statuses, s))
+            f->status = s;
         else
             QERR("status", "must be one of: lead, prospect, customer, churned");
     }
-    if ((s = crm_req_query(r, "owner")) != NULL) {
+    if ((s = list_param(r, form, "owner")) != NULL) {
         if (crm_api_parse_int(s, 1, OWNER_MAX, &v) == CRM_OK)
-            f.owner = v;
+            f->owner = v;
         else
             QERR("owner", "must be a positive integer");
     }
     /* A sales user lists their own customers, whatever they ask for. */
     int64_t own = crm_auth_owner(r);
     if (own != 0) {
-        if (f.owner != 0 && f.owner != own)
+        if (f->owner != 0 && f->owner != own)
             QERR("owner", "you can only list your own customers");
-        f.owner = own;
+        f->owner = own;
     }
-    if ((s = crm_req_query(r, "tag")) != NULL) {
+    if ((s = list_param(r, form, "tag")) != NULL) {
         size_t n = strlen(s), k = 0;
         char *t = crm_arena_strdup(a, s);
         for (; k < n; k++) {
@@ -398,12 +403,12 @@ int customers_list(crm_req *r)
         if (n == 0 || n > TAG_LEN_MAX || k < n)
             QERR("tag", "must be 1 to 32 characters of a-z, 0-9, - and _");
         else
-            f.tag = t;
+            f->tag = t;
     }
-    if ((s = crm_req_query(r, "q")) != NULL) {
+    if ((s = list_param(r, form, "q")) != NULL) {
         char *q;
         if (crm_fts_query(a, s, &q) == CRM_OK)
-            f.fts = q;
+            f->fts = q;
         else
             QERR("q", "needs a word of at least 3 letters or digits");
     }
@@ -411,11 +416,23 @@ int customers_list(crm_req *r)
     if (ne > 0)
         return crm_api_bad_query(r, errs, ne);
 
-    f.sort = l.sort;
-    f.after = l.after;
-    f.after_value = l.after_value;
-    f.after_id = l.after_id;
-    f.limit = (int)l.limit + 1; /* one more tells whether a next page exists */
+    f->sort = l->sort;
+    f->after = l->after;
+    f->after_value = l->after_value;
+    f->after_id = l->after_id;
+    f->limit = (int)l->limit + 1; /* one more tells whether a next page exists */
+    return CRM_OK;
+}
+
+int customers_list(crm_req *r)
+{
+    crm_arena *a = crm_req_arena(r);
+    customer_filter f;
+    crm_api_list l;
+    int rc;
+
+    if ((rc = customers_list_query(r, 0, &f, &l)) != CRM_OK)
+        return rc;
     customer *rows = crm_arena_alloc(a, sizeof(customer) * (size_t)f.limit);
     size_t n = 0;
     int64_t count = 0;
@@ -709,7 +726,7 @@ int customers_notes_list(crm_req *r)
     }
     if (ne > 0)
         return crm_api_bad_query(r, errs, ne);
-    if ((rc = visible(r, a, id, &c)) != CRM_OK)
+    if ((rc = customers_visible(r, a, id, &c)) != CRM_OK)
         return rc;
 
     note *rows = crm_arena_alloc(a, sizeof(note) * (size_t)(limit + 1));
@@ -778,7 +795,7 @@ int customers_notes_create(crm_req *r)
     if ((rc = crm_api_check_fields(r, fs.items, fs.n, NULL, admin ? note_fields : note_fields_own,
                                    admin ? note_readonly : note_readonly_own)) != CRM_OK)
         return rc;
-    if ((rc = visible(r, a, cid, &cust)) != CRM_OK)
+    if ((rc = customers_visible(r, a, cid, &cust)) != CRM_OK)
         return rc;
     const char *scope = crm_arena_printf(a, "customers.notes.%lld", (long long)cid);
     if (crm_idem_init(&idem, r, scope) != CRM_OK)
@@ -786,7 +803,7 @@ int customers_notes_create(crm_req *r)
                                   "must be 1 to 255 visible ASCII characters");
     crm_valid_init(&v, a, &fs);
     const char *k = NULL;
-    if (crm_valid_enum(&v, "kind", 0, note_kinds, &k) == CRM_OK && k != NULL)
+    if (crm_valid_enum(&v, "kind", 0, customer_note_kinds, &k) == CRM_OK && k != NULL)
         kind = k;
     crm_valid_string(&v, "body", 1, 1, NOTE_MAX, &body);
     /* The author is the caller, unless an admin names someone else (or
@@ -825,7 +842,7 @@ int customers_notes_get(crm_req *r)
 
     if (crm_req_path_id(r, "id", &cid) != CRM_OK || crm_req_path_id(r, "note_id", &nid) != CRM_OK)
         return note_not_found(r);
-    int rc = visible(r, crm_req_arena(r), cid, &c);
+    int rc = customers_visible(r, crm_req_arena(r), cid, &c);
     if (rc != CRM_OK)
         return rc;
     rc = store_note_get(db, crm_req_arena(r), cid, nid, &nt);
@@ -845,7 +862,7 @@ int customers_notes_delete(crm_req *r)
 
     if (crm_req_path_id(r, "id", &cid) != CRM_OK || crm_req_path_id(r, "note_id", &nid) != CRM_OK)
         return note_not_found(r);
-    int rc = visible(r, crm_req_arena(r), cid, &c);
+    int rc = customers_visible(r, crm_req_arena(r), cid, &c);
     if (rc != CRM_OK)
         return rc;
     rc = store_note_delete(db, cid, nid);

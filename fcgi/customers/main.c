@@ -22,6 +22,11 @@ static const crm_route routes[] = {
     { "GET", "/api/v1/customers/{id}/notes/{note_id}", customers_notes_get, R, "notes.get" },
     { "DELETE", "/api/v1/customers/{id}/notes/{note_id}", customers_notes_delete, W,
       "notes.delete" },
+    /* Pages for browsers (pages.c); {id} is digits only, so "new" is not one. */
+    { "GET", "/customers", customers_page_list, R, "customers.page_list" },
+    { "GET", "/customers/new", customers_page_new, W, "customers.page_new" },
+    { "GET", "/customers/{id}", customers_page_show, R, "customers.page_show" },
+    { "GET", "/customers/{id}/edit", customers_page_edit, W, "customers.page_edit" },
     /* Service-to-service, on NGINX's internal listener only. */
     { "GET", "/internal/v1/customers/{id}", customers_internal_get, CRM_ROLE_SERVICE,
       "customers.internal_get" },
