@@ -147,17 +147,16 @@ void crm_html_hidden(crm_buf *b, const char *name, const char *value)
 }
 
 void crm_html_form_begin(crm_buf *b, crm_req *r, const char *action, const char *method,
-                         int64_t version, const char *next, const char *cls)
+                         int64_t version, const char *next, const char *attrs)
 {
     const crm_identity *who = crm_auth_identity(r);
 
     crm_buf_puts(b, "<form method=\"post\" action=\"");
     crm_html_esc(b, action);
     crm_buf_puts(b, "\" data-enhance");
-    if (cls != NULL) {
-        crm_buf_puts(b, " class=\"");
-        crm_html_esc(b, cls);
-        crm_buf_putc(b, '"');
+    if (attrs != NULL && *attrs != '\0') {
+        crm_buf_putc(b, ' ');
+        crm_buf_puts(b, attrs);
     }
     crm_buf_puts(b, ">\n");
     if (who != NULL)

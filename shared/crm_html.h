@@ -52,13 +52,15 @@ int crm_html_redirect(crm_req *r, const char *location);
 int crm_html_can(crm_req *r, unsigned roles);
 
 /*
- * <form method="post" action="action" data-enhance> with the CSRF token,
- * then _method when method is not NULL ("PATCH", "DELETE"...), _if_match
- * when version > 0, _next when next is not NULL, and the form's error
- * slot. cls (NULL: none) is the form's class. crm_html_form_end closes it.
+ * <form method="post" action="action" data-enhance ATTRS> with the CSRF
+ * token, then _method when method is not NULL ("PATCH", "DELETE"...),
+ * _if_match when version > 0, _next when next is not NULL, and the
+ * form's error slot. attrs (NULL: none) is our own markup, not escaped:
+ * "novalidate data-next=\"/customers/{id}\"", "data-confirm=\"...\"",
+ * "class=\"inline\"". crm_html_form_end closes the form.
  */
 void crm_html_form_begin(crm_buf *b, crm_req *r, const char *action, const char *method,
-                         int64_t version, const char *next, const char *cls);
+                         int64_t version, const char *next, const char *attrs);
 void crm_html_form_end(crm_buf *b);
 /* A hidden input (name and value escaped). */
 void crm_html_hidden(crm_buf *b, const char *name, const char *value);

@@ -39,26 +39,6 @@ static int page_send(crm_req *r, crm_buf *b)
     return status;
 }
 
-/*
- * crm_html_form_begin with attributes of ours (data-next, data-confirm,
- * novalidate) in the <form> tag, which the shared helper has no slot for.
- * Its action is escaped, so the first '>' it writes closes the tag.
- */
-static void form_open(crm_buf *b, crm_req *r, const char *action, const char *method,
-                      int64_t version, const char *next, const char *attrs)
-{
-    crm_buf tmp;
-    crm_buf_init(&tmp, 0);
-    crm_html_form_begin(&tmp, r, action, method, version, next, NULL);
-    const char *gt = memchr(tmp.data, '>', tmp.len);
-    size_t head = (size_t)(gt - tmp.data);
-    crm_buf_append(b, tmp.data, head);
-    crm_buf_putc(b, ' ');
-    crm_buf_puts(b, attrs);
-    crm_buf_append(b, gt, tmp.len - head);
-    crm_buf_free(&tmp);
-}
-
 static const char *path_of(crm_req *r, int64_t id, const char *rest)
 {
     return crm_arena_printf(crm_req_arena(r), "/customers/%lld%s", (long long)id, rest);
@@ -277,8 +257,8 @@ int customers_page_new(crm_req *r)
                      "<h1>New customer</h1>\n");
     /* Without JavaScript the API answers the form with a 303 to the new
        customer's page; with it, app.js goes to data-next. */
-    form_open(&b, r, "/api/v1/customers", NULL, 0, NULL,
-              "novalidate data-next=\"/customers/{id}\"");
+    crm_html_form_begin(&b, r, "/api/v1/customers", NULL, 0, NULL,
+                        "novalidate data-next=\"/customers/{id}\"");
     customer_fields(&b, r, NULL);
     crm_buf_puts(&b, "<div class=\"actions\"><button type=\"submit\">Create customer</button>"
                      "<a href=\"/customers\">Cancel</a></div>\n");
@@ -310,8 +290,8 @@ int customers_page_edit(crm_req *r)
     crm_buf_puts(&b, "</h1>\n");
     /* The version shown goes back as If-Match: a change made since is a
        412, never overwritten. */
-    form_open(&b, r, crm_arena_printf(a, "/api/v1/customers/%lld", (long long)id), "PATCH",
-              c.version, page, "novalidate");
+    crm_html_form_begin(&b, r, crm_arena_printf(a, "/api/v1/customers/%lld", (long long)id),
+                        "PATCH", c.version, page, "novalidate");
     customer_fields(&b, r, &c);
     crm_buf_puts(&b, "<div class=\"actions\"><button type=\"submit\">Save changes</button>"
                      "<a href=\"");
@@ -370,8 +350,9 @@ static void customer_actions(crm_buf *b, crm_req *r, const customer *c)
     crm_buf_puts(b, "<div class=\"actions\">");
     crm_buf_printf(b, "<a class=\"button secondary\" href=\"/customers/%lld/edit\">Edit</a>\n",
                    (long long)c->id);
-    form_open(b, r, crm_arena_printf(a, "/api/v1/customers/%lld", (long long)c->id), "DELETE",
-              c->version, "/customers", "data-confirm=\"Delete this customer?\"");
+    crm_html_form_begin(b, r, crm_arena_printf(a, "/api/v1/customers/%lld", (long long)c->id),
+                        "DELETE", c->version, "/customers",
+                        "data-confirm=\"Delete this customer?\"");
     crm_buf_puts(b, "<button type=\"submit\" class=\"danger\">Delete customer</button>\n");
     crm_html_form_end(b);
     crm_buf_puts(b, "</div>\n");
@@ -381,8 +362,8 @@ static void note_form(crm_buf *b, crm_req *r, const customer *c)
 {
     crm_arena *a = crm_req_arena(r);
 
-    form_open(b, r, crm_arena_printf(a, "/api/v1/customers/%lld/notes", (long long)c->id), NULL, 0,
-              path_of(r, c->id, ""), "novalidate");
+    crm_html_form_begin(b, r, crm_arena_printf(a, "/api/v1/customers/%lld/notes", (long long)c->id),
+                        NULL, 0, path_of(r, c->id, ""), "novalidate");
     crm_html_select(b, "kind", "Kind", customer_note_kinds, NULL, "note", NULL);
     crm_html_textarea(b, "body", "Note", NULL, "required maxlength=\"10000\" rows=\"4\"");
     crm_buf_puts(b, "<div class=\"actions\"><button type=\"submit\">Add note</button></div>\n");
