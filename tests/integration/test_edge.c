@@ -104,7 +104,7 @@ static void headers_ok(itest_resp *r, long status, const char *what)
     const char *why = itest_check_security_headers(r);
     ck_assert_msg(why == NULL, "%s: %s", what, why);
     static const char *const more[][2] = {
-        { "Referrer-Policy", "no-referrer" },
+        { "Referrer-Policy", "same-origin" },
         { "X-Frame-Options", "DENY" },
         { "Content-Security-Policy", "frame-ancestors 'none'" },
         { "Strict-Transport-Security", "max-age=63072000" },
