@@ -218,68 +218,81 @@ int products_get(crm_req *r)
     return send_product(r, 200, &p);
 }
 
+const char *const product_params[] = {
+    "limit", "cursor", "active", "currency", "sku", "q", "sort", "count", NULL,
+};
+
+const char *sales_query(crm_req *r, const char *name, int page)
+{
+    const char *s = crm_req_query(r, name);
+    return page && s != NULL && *s == '\0' ? NULL : s;
+}
+
+#define QERR(name_, msg_)                                                                          \
+    do {                                                                                           \
+        errs[*ne].field = (name_);                                                                 \
+        errs[*ne].message = (msg_);                                                                \
+        (*ne)++;                                                                                   \
+    } while (0)
+
+void products_filter(crm_req *r, int page, product_filter *f, crm_api_list *l,
+                     crm_field_error *errs, size_t *ne)
+{
+    const char *s;
+
+    memset(f, 0, sizeof(*f));
+    f->active = -1;
+    crm_api_list_params(r, "products", product_sorts, l, errs, ne);
+    if ((s = sales_query(r, "active", page)) != NULL) {
+        if (strcmp(s, "true") == 0)
+            f->active = 1;
+        else if (strcmp(s, "false") == 0)
+            f->active = 0;
+        else
+            QERR("active", "must be true or false");
+    }
+    if ((s = sales_query(r, "currency", page)) != NULL) {
+        if (crm_valid_is_currency(s))
+            f->currency = s;
+        else
+            QERR("currency", "must be an ISO 4217 currency code in upper case, like EUR");
+    }
+    if ((s = sales_query(r, "sku", page)) != NULL) {
+        if (*s != '\0' && strlen(s) <= 64 && is_sku(s))
+            f->sku = s;
+        else
+            QERR("sku", "must be a SKU: 1 to 64 letters, digits, '.', '_' or '-'");
+    }
+    if ((s = sales_query(r, "q", page)) != NULL) {
+        char *q;
+        if (crm_fts_query(crm_req_arena(r), s, &q) == CRM_OK)
+            f->fts = q;
+        else
+            QERR("q", "needs a word of at least 3 letters or digits");
+    }
+    f->sort = l->sort;
+    f->after = l->after;
+    f->after_value = l->after_value;
+    f->after_id = l->after_id;
+    f->limit = (int)l->limit + 1; /* one more tells whether a next page exists */
+}
+#undef QERR
+
 int products_list(crm_req *r)
 {
-    static const char *const params[] = {
-        "limit", "cursor", "active", "currency", "sku", "q", "sort", "count", NULL,
-    };
     crm_arena *a = crm_req_arena(r);
-    crm_field_error errs[10];
+    crm_field_error errs[12];
     size_t ne = 0;
     product_filter f;
     crm_api_list l;
     int rc;
-    const char *s;
 
-    if ((rc = crm_req_query_check(r, params)) != CRM_OK)
+    if ((rc = crm_req_query_check(r, product_params)) != CRM_OK)
         return rc;
-    memset(&f, 0, sizeof(f));
-    f.active = -1;
-    crm_api_list_params(r, "products", product_sorts, &l, errs, &ne);
-
-#define QERR(name_, msg_)                                                                          \
-    do {                                                                                           \
-        errs[ne].field = (name_);                                                                  \
-        errs[ne].message = (msg_);                                                                 \
-        ne++;                                                                                      \
-    } while (0)
-
-    if ((s = crm_req_query(r, "active")) != NULL) {
-        if (strcmp(s, "true") == 0)
-            f.active = 1;
-        else if (strcmp(s, "false") == 0)
-            f.active = 0;
-        else
-            QERR("active", "must be true or false");
-    }
-    if ((s = crm_req_query(r, "currency")) != NULL) {
-        if (crm_valid_is_currency(s))
-            f.currency = s;
-        else
-            QERR("currency", "must be an ISO 4217 currency code in upper case, like EUR");
-    }
-    if ((s = crm_req_query(r, "sku")) != NULL) {
-        if (*s != '\0' && strlen(s) <= 64 && is_sku(s))
-            f.sku = s;
-        else
-            QERR("sku", "must be a SKU: 1 to 64 letters, digits, '.', '_' or '-'");
-    }
-    if ((s = crm_req_query(r, "q")) != NULL) {
-        char *q;
-        if (crm_fts_query(a, s, &q) == CRM_OK)
-            f.fts = q;
-        else
-            QERR("q", "needs a word of at least 3 letters or digits");
-    }
-#undef QERR
+    products_filter(r, 0, &f, &l, errs, &ne);
     if (ne > 0)
         return crm_api_bad_query(r, errs, ne);
 
-    f.sort = l.sort;
-    f.after = l.after;
-    f.after_value = l.after_value;
-    f.after_id = l.after_id;
-    f.limit = (int)l.limit + 1; /* one more tells whether a next page exists */
     product *rows = crm_arena_alloc(a, sizeof(product) * (size_t)f.limit);
     size_t n = 0;
     int64_t count = 0;

@@ -37,6 +37,13 @@ static const crm_route routes[] = {
     { "POST", "/api/v1/orders/{id}/confirm", orders_confirm, W, "orders.confirm" },
     { "POST", "/api/v1/orders/{id}/fulfill", orders_fulfill, W, "orders.fulfill" },
     { "POST", "/api/v1/orders/{id}/cancel", orders_cancel, W, "orders.cancel" },
+    /* Pages for browsers (pages.c); their forms post to the routes above. */
+    { "GET", "/products", products_page_list, R, "products.page_list" },
+    { "GET", "/products/new", products_page_new, A, "products.page_new" },
+    { "GET", "/products/{id}", products_page_show, R, "products.page_show" },
+    { "GET", "/orders", orders_page_list, R, "orders.page_list" },
+    { "GET", "/orders/new", orders_page_new, W, "orders.page_new" },
+    { "GET", "/orders/{id}", orders_page_show, R, "orders.page_show" },
     /* Service-to-service, on NGINX's internal listener only. */
     { "POST", "/internal/v1/events", sales_events, CRM_ROLE_SERVICE, "events.receive" },
 };

@@ -51,6 +51,7 @@ static const char *const no_fields[] = { NULL };
 typedef struct {
     int64_t product_id;
     int64_t quantity;
+    size_t row; /* its index in the body's lines, or its form row: what errors name */
 } line_req;
 
 /* ---- output ---- */
@@ -115,8 +116,7 @@ static int send_order_out(crm_req *r, int status, int64_t version)
     return crm_api_send(r, status, &sales_out);
 }
 
-/* A sales user's orders are those of their customers; others' are 404. */
-static int order_visible(crm_req *r, const order *o)
+int order_visible(crm_req *r, const order *o)
 {
     int64_t scope = crm_auth_owner(r);
     return scope == 0 || o->owner_id == scope;
@@ -174,8 +174,10 @@ static const char *line_name(crm_arena *a, size_t i, const char *field)
  * The "lines" member: an array of at most ORDER_LINES_MAX objects with
  * product_id and quantity. Unknown members of a line are a 400 (sent
  * here: returns its status); bad values are recorded in v (CRM_OK).
+ * rows (NULL: the index) is each line's form row (order_form_lines).
  */
-static int read_lines(crm_req *r, crm_valid *v, const crm_field *f, line_req **out, size_t *n)
+static int read_lines(crm_req *r, crm_valid *v, const crm_field *f, const size_t *rows,
+                      line_req **out, size_t *n)
 {
     crm_arena *a = crm_req_arena(r);
     int rc;
@@ -195,20 +197,23 @@ static int read_lines(crm_req *r, crm_valid *v, const crm_field *f, line_req **o
     line_req *lines = crm_arena_calloc(a, sizeof(line_req) * (f->n > 0 ? f->n : 1));
     for (size_t i = 0; i < f->n; i++) {
         const crm_field *it = &f->items[i];
+        size_t row = rows != NULL ? rows[i] : i;
+        lines[i].row = row;
         if (it->type != CRM_FIELD_OBJECT) {
-            crm_valid_error(v, crm_arena_printf(a, "lines[%zu]", i), "must be an object");
+            crm_valid_error(v, crm_arena_printf(a, "lines[%zu]", row), "must be an object");
             continue;
         }
-        if ((rc = crm_api_check_fields(r, it->items, it->n, crm_arena_printf(a, "lines[%zu].", i),
+        if ((rc = crm_api_check_fields(r, it->items, it->n, crm_arena_printf(a, "lines[%zu].", row),
                                        line_fields, line_readonly)) != CRM_OK)
             return rc;
-        crm_fields sub = { .form = 0, .items = it->items, .n = it->n };
+        /* A form's lines are strings, as its other fields. */
+        crm_fields sub = { .form = v->fs->form, .items = it->items, .n = it->n };
         crm_valid lv;
         crm_valid_init(&lv, a, &sub);
         crm_valid_int(&lv, "product_id", 1, 1, ID_MAX, &lines[i].product_id);
         crm_valid_int(&lv, "quantity", 1, 1, QUANTITY_MAX, &lines[i].quantity);
         for (size_t k = 0; k < lv.n; k++)
-            crm_valid_error(v, line_name(a, i, lv.errors[k].field), lv.errors[k].message);
+            crm_valid_error(v, line_name(a, row, lv.errors[k].field), lv.errors[k].message);
     }
     *out = lines;
     *n = f->n;
@@ -264,8 +269,8 @@ static int price_lines(crm_arena *a, crm_valid *v, const line_req *in, size_t n,
 
     for (size_t i = 0; i < n; i++) {
         memset(&out[i], 0, sizeof(out[i]));
-        rc = price_line(a, v, line_name(a, i, "product_id"), line_name(a, i, "quantity"), &in[i],
-                        currency, &out[i]);
+        rc = price_line(a, v, line_name(a, in[i].row, "product_id"),
+                        line_name(a, in[i].row, "quantity"), &in[i], currency, &out[i]);
         if (rc != CRM_OK)
             return rc;
         if (!over && pricing_add(sum, out[i].line_total_cents, &sum) != CRM_OK)
@@ -374,12 +379,15 @@ int orders_create(crm_req *r)
     order o;
     line_req *reqs = NULL;
     size_t n = 0;
+    const size_t *rows = NULL;
     const char *location = NULL, *s = NULL;
     int64_t i = 0;
     int rc;
 
     if ((rc = crm_body_fields(r, &fs)) != CRM_OK)
         return rc;
+    if (fs.form)
+        order_form_lines(a, &fs, &rows);
     if ((rc = crm_api_check_fields(r, fs.items, fs.n, NULL, order_fields, order_readonly)) !=
         CRM_OK)
         return rc;
@@ -390,15 +398,20 @@ int orders_create(crm_req *r)
     crm_valid_init(&v, a, &fs);
     if (crm_valid_int(&v, "customer_id", 1, 1, ID_MAX, &i) == CRM_OK)
         o.customer_id = i;
-    o.currency = read_currency(&v, "currency", 0);
+    /* The order form sends its currency field empty when the lines decide. */
+    const crm_field *cur = crm_fields_get(&fs, "currency");
+    if (cur != NULL && fs.form && cur->len == 0)
+        cur = NULL;
+    if (cur != NULL)
+        o.currency = read_currency(&v, "currency", 0);
     if (!crm_api_is_null(&fs, "campaign_id") &&
         crm_valid_int(&v, "campaign_id", 0, 1, ID_MAX, &i) == CRM_OK)
         o.campaign_id = i;
     if (crm_valid_string(&v, "note", 0, 0, NOTE_MAX, &s) == CRM_OK)
         o.note = s != NULL && *s != '\0' ? s : NULL;
-    if ((rc = read_lines(r, &v, crm_fields_get(&fs, "lines"), &reqs, &n)) != CRM_OK)
+    if ((rc = read_lines(r, &v, crm_fields_get(&fs, "lines"), rows, &reqs, &n)) != CRM_OK)
         return rc;
-    if (n == 0 && o.currency == NULL && crm_fields_get(&fs, "currency") == NULL)
+    if (n == 0 && o.currency == NULL && cur == NULL)
         crm_valid_error(&v, "currency", "is required when the order has no lines");
     if (!crm_valid_ok(&v))
         return crm_api_invalid(r, v.errors, v.n);
@@ -509,75 +522,86 @@ static const char *day_start(crm_arena *a, const char *date, int plus_days)
                             tm.tm_mday);
 }
 
-int orders_list(crm_req *r)
-{
-    static const char *const params[] = {
-        "limit", "cursor", "customer", "status", "campaign", "from", "to", "sort", "count", NULL,
-    };
-    crm_arena *a = crm_req_arena(r);
-    crm_field_error errs[12];
-    size_t ne = 0;
-    order_filter f;
-    crm_api_list l;
-    int64_t v;
-    int rc;
-    order_status st;
-    const char *s, *from = NULL, *to = NULL;
-
-    if ((rc = crm_req_query_check(r, params)) != CRM_OK)
-        return rc;
-    memset(&f, 0, sizeof(f));
-    f.owner = crm_auth_owner(r);
-    crm_api_list_params(r, "orders", order_sorts, &l, errs, &ne);
+const char *const order_params[] = {
+    "limit", "cursor", "customer", "status", "campaign", "from", "to", "sort", "count", NULL,
+};
 
 #define QERR(name_, msg_)                                                                          \
     do {                                                                                           \
-        errs[ne].field = (name_);                                                                  \
-        errs[ne].message = (msg_);                                                                 \
-        ne++;                                                                                      \
+        errs[*ne].field = (name_);                                                                 \
+        errs[*ne].message = (msg_);                                                                \
+        (*ne)++;                                                                                   \
     } while (0)
 
-    if ((s = crm_req_query(r, "customer")) != NULL) {
+void orders_filter(crm_req *r, int page, order_filter *f, crm_api_list *l, crm_field_error *errs,
+                   size_t *ne)
+{
+    crm_arena *a = crm_req_arena(r);
+    int64_t v;
+    order_status st;
+    const char *s, *from = NULL, *to = NULL;
+    size_t before = *ne;
+
+    memset(f, 0, sizeof(*f));
+    f->owner = crm_auth_owner(r);
+    crm_api_list_params(r, "orders", order_sorts, l, errs, ne);
+    if ((s = sales_query(r, "customer", page)) != NULL) {
         if (crm_api_parse_int(s, 1, ID_MAX, &v) == CRM_OK)
-            f.customer = v;
+            f->customer = v;
         else
             QERR("customer", "must be a positive integer");
     }
-    if ((s = crm_req_query(r, "campaign")) != NULL) {
+    if ((s = sales_query(r, "campaign", page)) != NULL) {
         if (crm_api_parse_int(s, 1, ID_MAX, &v) == CRM_OK)
-            f.campaign = v;
+            f->campaign = v;
         else
             QERR("campaign", "must be a positive integer");
     }
-    if ((s = crm_req_query(r, "status")) != NULL) {
+    if ((s = sales_query(r, "status", page)) != NULL) {
         if (order_status_parse(s, &st) == CRM_OK)
-            f.status = s;
+            f->status = s;
         else
             QERR("status", "must be one of: draft, confirmed, fulfilled, cancelled");
     }
-    if ((from = crm_req_query(r, "from")) != NULL && !crm_valid_is_date(from)) {
+    if ((from = sales_query(r, "from", page)) != NULL && !crm_valid_is_date(from)) {
         QERR("from", "must be a date, YYYY-MM-DD");
         from = NULL;
     }
-    if ((to = crm_req_query(r, "to")) != NULL && !crm_valid_is_date(to)) {
+    if ((to = sales_query(r, "to", page)) != NULL && !crm_valid_is_date(to)) {
         QERR("to", "must be a date, YYYY-MM-DD");
         to = NULL;
     }
     if (from != NULL && to != NULL && strcmp(from, to) > 0)
         QERR("from", "must not be after to");
+    if (*ne == before) {
+        if (from != NULL)
+            f->from = day_start(a, from, 0);
+        if (to != NULL)
+            f->to = day_start(a, to, 1);
+    }
+    f->sort = l->sort;
+    f->after = l->after;
+    f->after_value = l->after_value;
+    f->after_id = l->after_id;
+    f->limit = (int)l->limit + 1;
+}
 #undef QERR
+
+int orders_list(crm_req *r)
+{
+    crm_arena *a = crm_req_arena(r);
+    crm_field_error errs[12];
+    size_t ne = 0;
+    order_filter f;
+    crm_api_list l;
+    int rc;
+
+    if ((rc = crm_req_query_check(r, order_params)) != CRM_OK)
+        return rc;
+    orders_filter(r, 0, &f, &l, errs, &ne);
     if (ne > 0)
         return crm_api_bad_query(r, errs, ne);
-    if (from != NULL)
-        f.from = day_start(a, from, 0);
-    if (to != NULL)
-        f.to = day_start(a, to, 1);
 
-    f.sort = l.sort;
-    f.after = l.after;
-    f.after_value = l.after_value;
-    f.after_id = l.after_id;
-    f.limit = (int)l.limit + 1;
     order *rows = crm_arena_alloc(a, sizeof(order) * (size_t)f.limit);
     size_t n = 0;
     int64_t count = 0;
@@ -708,8 +732,8 @@ static int edit_patch_line(crm_req *r, crm_valid *v, order *o, edit *e)
 
     if (l == NULL)
         return TX_NO_LINE;
-    line_req want = { e->line.product_id > 0 ? e->line.product_id : l->product_id,
-                      e->line.quantity > 0 ? e->line.quantity : l->quantity };
+    line_req want = { .product_id = e->line.product_id > 0 ? e->line.product_id : l->product_id,
+                      .quantity = e->line.quantity > 0 ? e->line.quantity : l->quantity };
     if (want.product_id != l->product_id) {
         /* Another product: its current price is captured. */
         const char *currency = o->currency;
@@ -993,7 +1017,7 @@ int orders_lines_replace(crm_req *r)
     crm_valid_init(&v, crm_req_arena(r), &fs);
     if (crm_fields_get(&fs, "lines") == NULL)
         crm_valid_error(&v, "lines", "is required (an empty array removes every line)");
-    if ((rc = read_lines(r, &v, crm_fields_get(&fs, "lines"), &reqs, &n)) != CRM_OK)
+    if ((rc = read_lines(r, &v, crm_fields_get(&fs, "lines"), NULL, &reqs, &n)) != CRM_OK)
         return rc;
     if (!crm_valid_ok(&v))
         return crm_api_invalid(r, v.errors, v.n);

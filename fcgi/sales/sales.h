@@ -4,6 +4,7 @@
 #ifndef SALES_H
 #define SALES_H
 
+#include "crm_api.h"
 #include "crm_arena.h"
 #include "crm_buf.h"
 #include "crm_config.h"
@@ -111,6 +112,7 @@ typedef struct {
     const char *created_sql;   /* created_at as stored, for the summary's day */
     const char *confirmed_sql; /* confirmed_at as stored, or NULL */
     const char *sort_value;    /* lists only */
+    const char *customer_name; /* lists only: as the replica knows it, NULL or "" unknown */
     order_line *lines;         /* NULL in lists */
     size_t n_lines;
 } order;
@@ -157,6 +159,12 @@ typedef struct {
     int limit;
 } order_filter;
 
+/* A customer the order form offers. */
+typedef struct {
+    int64_t id;
+    const char *name;
+} customer_row;
+
 /* ---- summary ---- */
 
 typedef struct {
@@ -198,6 +206,50 @@ int orders_fulfill(crm_req *r);
 int orders_cancel(crm_req *r);
 int sales_summary(crm_req *r);
 
+/* A sales user's orders are those of their customers; others' are 404. */
+int order_visible(crm_req *r, const order *o);
+
+/*
+ * The filters of GET /api/v1/products and /api/v1/orders (their query
+ * parameters are product_params / order_params), shared with the list
+ * pages: into f and l, with limit + 1 rows to fetch, and each problem
+ * appended to errs (room for 12). A page's filter form sends its empty
+ * fields too: with `page` set, an empty value is as absent. orders_filter
+ * limits a sales user to their own orders.
+ */
+extern const char *const product_params[];
+extern const char *const order_params[];
+void products_filter(crm_req *r, int page, product_filter *f, crm_api_list *l,
+                     crm_field_error *errs, size_t *ne);
+void orders_filter(crm_req *r, int page, order_filter *f, crm_api_list *l, crm_field_error *errs,
+                   size_t *ne);
+
+/* ---- pages.c: what browsers see (crm_html.h); routes in main.c ---- */
+
+int products_page_list(crm_req *r);
+int products_page_new(crm_req *r);
+int products_page_show(crm_req *r);
+int orders_page_list(crm_req *r);
+int orders_page_new(crm_req *r);
+int orders_page_show(crm_req *r);
+
+/* ---- order_form.c ---- */
+
+/*
+ * A browser form cannot send the JSON body's "lines":[{"product_id":7,
+ * "quantity":2}, ...]; the order form sends rows of fields instead,
+ * lines[N].product_id and lines[N].quantity, N the row from 0 - the names
+ * the API's errors give ("lines[2].quantity"). This turns those fields of
+ * fs into one "lines" member like the JSON one: an array with an object
+ * per row, in row order, holding the row's members (strings); a row whose
+ * fields are all empty is left out. *rows (NULL when nothing changed)
+ * gives the row of each item, for errors to name. A field that is not
+ * lines[N].<name> with N < ORDER_LINES_MAX in plain decimal stays as it
+ * is (and is refused as unknown); so does every field when fs already has
+ * a "lines" member. Everything is in the arena.
+ */
+void order_form_lines(crm_arena *a, crm_fields *fs, const size_t **rows);
+
 int sales_worker_init(const crm_config *conf, crm_db *db);
 void sales_worker_done(void);
 
@@ -206,6 +258,8 @@ extern crm_db *sales_db;
 extern crm_buf sales_out;
 #define TX_ATTEMPTS 3 /* deadlocks are retried this many times */
 int sales_db_error(crm_req *r, int rc);
+/* Query parameter name; with page set, "" (an empty filter field) is NULL. */
+const char *sales_query(crm_req *r, const char *name, int page);
 /* The JSON of one product into b. */
 void product_json(crm_buf *b, const product *p);
 /* Validate a currency member: the code, or NULL when absent, null or
@@ -247,6 +301,11 @@ int store_replica_put(crm_db *db, int64_t id, const char *name, const char *emai
                       const char *now);
 /* A deleted customer: keep the id, erase name and email (unless newer is held). */
 int store_replica_erase(crm_db *db, int64_t id, int64_t version, const char *now);
+/* A live customer's name (CRM_NOTFOUND: unknown or deleted). */
+int store_customer_name(crm_db *db, crm_arena *a, int64_t id, const char **name);
+/* Up to limit live customers by name: all, or owner's (owner > 0). */
+int store_customer_list(crm_db *db, crm_arena *a, int64_t owner, size_t limit, customer_row *rows,
+                        size_t *n);
 
 int store_order_get(crm_db *db, crm_arena *a, int64_t id, int for_update, order *out);
 /* Fills out->lines / n_lines. */

@@ -47,6 +47,9 @@ enum {
     ST_SUM_TOTALS,
     ST_SUM_STATUS,
     ST_SUM_TOP,
+    ST_CUSTOMER_NAME,
+    ST_CUSTOMER_LIST,
+    ST_CUSTOMER_LIST_OWNER,
     ST_PRODUCT_COUNT_BASE = 48, /* + mask (16) */
     ST_PRODUCT_LIST_BASE = 64,  /* + (sort * 16 + mask) * 2 + cursor: 192 */
     ST_ORDER_COUNT_BASE = 512,  /* + mask (64) */
@@ -124,6 +127,14 @@ static const char SQL_REPLICA_ERASE_INSERT[] =
 static const char SQL_REPLICA_ERASE[] =
     "UPDATE customers SET name = '', email = '', deleted = 1, version = ?, synced_at = ?"
     " WHERE id = ? AND version <= ?";
+
+/* The order form's choice of customers: live ones, by name (006_customer_names.sql). */
+static const char SQL_CUSTOMER_NAME[] = "SELECT name FROM customers WHERE id = ? AND deleted = 0";
+static const char SQL_CUSTOMER_LIST[] =
+    "SELECT id, name FROM customers WHERE deleted = 0 ORDER BY name, id LIMIT ?";
+static const char SQL_CUSTOMER_LIST_OWNER[] = "SELECT id, name FROM customers"
+                                              " WHERE owner_id = ? AND deleted = 0"
+                                              " ORDER BY name, id LIMIT ?";
 
 /* ---- orders ---- */
 
@@ -252,6 +263,10 @@ static const crm_db_sort order_sort_sql[OSORT_COUNT] = {
       " ORDER BY o.created_at, o.id" },
 };
 
+/* Lists name each order's customer as the replica knows it (pages show it). */
+#define ORDER_LIST_COLS ORDER_COLS ", c.name"
+#define ORDER_LIST_FROM " FROM orders o LEFT JOIN customers c ON c.id = o.customer_id"
+
 static char order_list_sql[OSORT_COUNT][OF_ALL][2][1024];
 static char order_count_sql[OF_ALL][512];
 
@@ -281,7 +296,7 @@ void store_init(void)
         for (int s = 0; s < OSORT_COUNT; s++) {
             for (int cur = 0; cur < 2; cur++)
                 crm_db_list_sql(order_list_sql[s][mask][cur], sizeof(order_list_sql[s][mask][cur]),
-                                ORDER_COLS, " FROM orders o", where, &order_sort_sql[s], cur);
+                                ORDER_LIST_COLS, ORDER_LIST_FROM, where, &order_sort_sql[s], cur);
         }
     }
 }
@@ -516,6 +531,44 @@ int store_replica_erase(crm_db *db, int64_t id, int64_t version, const char *now
     return crm_stmt_exec(st);
 }
 
+int store_customer_name(crm_db *db, crm_arena *a, int64_t id, const char **name)
+{
+    crm_stmt *st = crm_db_stmt(db, ST_CUSTOMER_NAME, SQL_CUSTOMER_NAME);
+
+    if (st == NULL)
+        return crm_db_status(db);
+    crm_stmt_bind_int(st, 0, id);
+    CRM_STMT_FETCH_ONE(st, *name = crm_stmt_col_dup(st, a, 0));
+}
+
+int store_customer_list(crm_db *db, crm_arena *a, int64_t owner, size_t limit, customer_row *rows,
+                        size_t *n)
+{
+    crm_stmt *st = owner > 0 ? crm_db_stmt(db, ST_CUSTOMER_LIST_OWNER, SQL_CUSTOMER_LIST_OWNER)
+                             : crm_db_stmt(db, ST_CUSTOMER_LIST, SQL_CUSTOMER_LIST);
+    unsigned i = 0;
+    size_t k = 0;
+    int rc;
+
+    if (st == NULL)
+        return crm_db_status(db);
+    if (owner > 0)
+        crm_stmt_bind_int(st, i++, owner);
+    crm_stmt_bind_int(st, i, (int64_t)limit);
+    if ((rc = crm_stmt_exec(st)) != CRM_OK)
+        return rc;
+    while (k < limit && (rc = crm_stmt_fetch(st)) == CRM_OK) {
+        rows[k].id = crm_stmt_col_int(st, 0);
+        rows[k].name = crm_stmt_col_dup(st, a, 1);
+        k++;
+    }
+    crm_stmt_done(st);
+    if (rc != CRM_OK && rc != CRM_NOTFOUND)
+        return rc;
+    *n = k;
+    return CRM_OK;
+}
+
 /* ---- orders ---- */
 
 static void read_order(crm_stmt *st, crm_arena *a, order *o)
@@ -699,7 +752,8 @@ int store_order_list(crm_db *db, crm_arena *a, const order_filter *f, order *row
     size_t k = 0;
     while (k < (size_t)f->limit && (rc = crm_stmt_fetch(st)) == CRM_OK) {
         read_order(st, a, &rows[k]);
-        rows[k].sort_value = crm_stmt_col_dup(st, a, 15);
+        rows[k].customer_name = crm_stmt_col_dup(st, a, 15);
+        rows[k].sort_value = crm_stmt_col_dup(st, a, 16);
         k++;
     }
     crm_stmt_done(st);
