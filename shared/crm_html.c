@@ -275,11 +275,32 @@ void crm_html_select(crm_buf *b, const char *name, const char *label, const char
 
 /* ---- formats ---- */
 
+/* Digits after the point in a currency's amounts (ISO 4217 minor units):
+   amounts are in minor units, so a yen is 1 and a dinar 1000. */
+static int minor_digits(const char *currency)
+{
+    static const char zero[] =
+        "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF";
+    static const char three[] = "BHD IQD JOD KWD LYD OMR TND";
+    if (currency == NULL || strlen(currency) != 3)
+        return 2;
+    for (int i = 0; i < 3; i++)
+        if (currency[i] < 'A' || currency[i] > 'Z')
+            return 2;
+    if (strstr(zero, currency) != NULL)
+        return 0;
+    if (strstr(three, currency) != NULL)
+        return 3;
+    return 2;
+}
+
 void crm_html_money(crm_buf *b, int64_t cents, const char *currency)
 {
-    char digits[32], out[48];
+    static const unsigned long long scale[] = { 1, 10, 100, 1000 };
+    char digits[32], out[64];
+    int dp = minor_digits(currency);
     unsigned long long v = cents < 0 ? 0ULL - (unsigned long long)cents : (unsigned long long)cents;
-    int n = snprintf(digits, sizeof digits, "%llu", v / 100);
+    int n = snprintf(digits, sizeof digits, "%llu", v / scale[dp]);
     size_t o = 0;
 
     if (cents < 0)
@@ -289,7 +310,10 @@ void crm_html_money(crm_buf *b, int64_t cents, const char *currency)
             out[o++] = ',';
         out[o++] = digits[i];
     }
-    snprintf(out + o, sizeof out - o, ".%02llu", v % 100);
+    if (dp > 0)
+        snprintf(out + o, sizeof out - o, ".%0*llu", dp, v % scale[dp]);
+    else
+        out[o] = '\0';
     crm_buf_puts(b, out);
     if (currency != NULL) {
         crm_buf_putc(b, ' ');

@@ -85,7 +85,8 @@ void crm_html_select(crm_buf *b, const char *name, const char *label, const char
 /* The field's id ("f-" + name made safe), written to b. */
 void crm_html_field_id(crm_buf *b, const char *prefix, const char *name);
 
-/* 123456 "EUR" -> "1,234.56 EUR" */
+/* 123456 "EUR" -> "1,234.56 EUR"; amounts are minor units, as many
+   digits after the point as the currency has (1440 "JPY" -> "1,440 JPY"). */
 void crm_html_money(crm_buf *b, int64_t cents, const char *currency);
 /* An ISO 8601 or SQL time as <time datetime="...">YYYY-MM-DD HH:MM</time>
    (UTC); NULL or empty: an en dash. */

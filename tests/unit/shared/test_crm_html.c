@@ -69,6 +69,16 @@ START_TEST(test_money)
     crm_buf_reset(&b);
     crm_html_money(&b, 250, "<b>");
     ck_assert_str_eq(out(), "2.50 &lt;b&gt;");
+    /* Minor units as ISO 4217 has them: none for yen, three for dinars. */
+    crm_buf_reset(&b);
+    crm_html_money(&b, 1440, "JPY");
+    ck_assert_str_eq(out(), "1,440 JPY");
+    crm_buf_reset(&b);
+    crm_html_money(&b, -12345, "KWD");
+    ck_assert_str_eq(out(), "-12.345 KWD");
+    crm_buf_reset(&b);
+    crm_html_money(&b, 5, "PY"); /* not a code: two digits */
+    ck_assert_str_eq(out(), "0.05 PY");
 }
 END_TEST
 
