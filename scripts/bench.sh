@@ -2,7 +2,7 @@
 # Benchmark the stack through the public HTTPS listener with wrk (`make bench`).
 #
 # Brings up its own stack (state/bench, ports 28443/28080/28081, MariaDB
-# 28307, admin 29100) with the demo data, runs four customers routes and,
+# 28307, admin 29100) with the demo data, runs five customers routes (one of them the UI's customers page) and,
 # when the stack has the sales service, four sales ones, prints a table,
 # then drives a fixed number of GET-by-id requests and shows the workers'
 # RSS before and after. Stops its stack at the end, whatever happens.
@@ -267,6 +267,8 @@ EOF
         "$BASE/api/v1/customers" -- "$lo" "$hi"
     noauth_baseline
     bench list "GET /api/v1/customers?limit=50" "$BASE/api/v1/customers?limit=50"
+    # The same 50 rows as the UI's page (crm_html): HTML instead of JSON.
+    bench list_page "GET /customers (page, 50 rows)" "$BASE/customers"
     local first_event
     first_event=$(db crm_customers -e "SELECT COALESCE(MAX(id), 0) FROM outbox")
     bench create "POST /api/v1/customers" -s tests/bench/post_create.lua \
