@@ -2,8 +2,9 @@
 # Benchmark the stack through the public HTTPS listener with wrk (`make bench`).
 #
 # Brings up its own stack (state/bench, ports 28443/28080/28081, MariaDB
-# 28307, admin 29100) with the demo data, runs five customers routes (one of them the UI's customers page) and,
-# when the stack has the sales service, four sales ones, prints a table,
+# 28307, admin 29100) with the demo data, runs five customers routes (one
+# of them the UI's customers page) and, when the stack has the sales
+# service, four sales ones, prints a table,
 # then drives a fixed number of GET-by-id requests and shows the workers'
 # RSS before and after. Stops its stack at the end, whatever happens.
 #
