@@ -19,12 +19,23 @@ void crm_html_esc(crm_buf *b, const char *s)
     for (const char *p = s; *p != '\0'; p++) {
         const char *rep;
         switch (*p) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&#39;"; break;
-        default: continue;
+        case '&':
+            rep = "&amp;";
+            break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
+        case '\'':
+            rep = "&#39;";
+            break;
+        default:
+            continue;
         }
         crm_buf_append(b, run, (size_t)(p - run));
         crm_buf_puts(b, rep);

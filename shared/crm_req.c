@@ -196,8 +196,7 @@ const char *crm_req_header(crm_req *r, const char *name)
     return crm_req_param(r, var);
 }
 
-void crm_req_form_override(crm_req *r, const char *method, const char *if_match,
-                           const char *next)
+void crm_req_form_override(crm_req *r, const char *method, const char *if_match, const char *next)
 {
     if (method != NULL)
         r->method = method;

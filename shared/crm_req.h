@@ -76,8 +76,7 @@ const char *crm_req_id(crm_req *r);
  * success goes to - a 2xx answer to a client that wants HTML is sent as
  * a 303 to it instead. Any may be NULL (unchanged); strings are borrowed.
  */
-void crm_req_form_override(crm_req *r, const char *method, const char *if_match,
-                           const char *next);
+void crm_req_form_override(crm_req *r, const char *method, const char *if_match, const char *next);
 /* True when the client prefers HTML (a browser form post). */
 int crm_req_wants_html(crm_req *r);
 
