@@ -246,20 +246,17 @@ static void rfm_section(crm_buf *b, crm_arena *a, const rfm_cutoffs *cut, int64_
     }
     crm_buf_puts(b, "<section class=\"dash\" aria-labelledby=\"rfm-h\">\n"
                     "<h2 id=\"rfm-h\">Customers by recency and frequency</h2>\n");
+    /* short headers, so the grid fits a phone; abbr says what they stand for */
     crm_buf_printf(b,
                    "<div class=\"table-wrap\"><table class=\"heat\" id=\"rfm-heat\" "
-                   "data-customers=\"%lld\">\n<caption>How many of the %lld customers with "
-                   "orders have each recency score (rows: 5 ordered most recently) and "
-                   "frequency score (columns: 5 ordered most often). Scores are quintiles; "
-                   "darker cells hold more customers. Computed ",
-                   (long long)total, (long long)total);
-    crm_html_time(b, cut->computed_at ? crm_api_iso(a, cut->computed_at) : NULL);
-    crm_buf_puts(b, ".</caption>\n<thead><tr><td></td>");
+                   "data-customers=\"%lld\">\n<caption>Customers by recency score (rows) and "
+                   "frequency score (columns)</caption>\n<thead><tr><td></td>",
+                   (long long)total);
     for (int f = 1; f <= 5; f++)
-        crm_buf_printf(b, "<th scope=\"col\">Frequency %d</th>", f);
+        crm_buf_printf(b, "<th scope=\"col\"><abbr title=\"frequency\">F</abbr>&nbsp;%d</th>", f);
     crm_buf_puts(b, "</tr></thead>\n<tbody>\n");
     for (int r = 5; r >= 1; r--) {
-        crm_buf_printf(b, "<tr><th scope=\"row\">Recency %d</th>", r);
+        crm_buf_printf(b, "<tr><th scope=\"row\"><abbr title=\"recency\">R</abbr>&nbsp;%d</th>", r);
         for (int f = 1; f <= 5; f++) {
             int64_t n = cells[(r - 1) * 5 + (f - 1)][0];
             /* 0 for none, else 1..9 by share of the fullest cell */
@@ -269,7 +266,14 @@ static void rfm_section(crm_buf *b, crm_arena *a, const rfm_cutoffs *cut, int64_
         }
         crm_buf_puts(b, "</tr>\n");
     }
-    crm_buf_puts(b, "</tbody></table></div>\n</section>\n");
+    crm_buf_printf(b,
+                   "</tbody></table></div>\n<p class=\"muted\">Each cell counts the customers "
+                   "among the %lld with orders that have that recency score (5: ordered most "
+                   "recently) and frequency score (5: ordered most often). Scores are quintiles; "
+                   "darker cells hold more customers. Computed ",
+                   (long long)total);
+    crm_html_time(b, cut->computed_at ? crm_api_iso(a, cut->computed_at) : NULL);
+    crm_buf_puts(b, ".</p>\n</section>\n");
 }
 
 /* ---- campaign ROI ---- */
@@ -351,16 +355,16 @@ static void roi_table(crm_buf *b, const campaign *cs, const campaign_figures *fi
         crm_buf_printf(b, "<tr data-campaign=\"%lld\"><td><a href=\"/campaigns/%lld\">",
                        (long long)cs[i].id, (long long)cs[i].id);
         crm_html_esc(b, cs[i].name);
-        crm_buf_printf(b, "</a></td><td>%s</td><td class=\"num\">",
+        crm_buf_printf(b, "</a></td><td>%s</td><td class=\"num\">" PAGE_CELL_LABEL("Budget"),
                        campaign_status_name(cs[i].status));
         crm_html_money(b, cs[i].budget_cents, cs[i].currency);
-        crm_buf_printf(b, "</td><td class=\"num\" data-cents=\"%lld\">",
+        crm_buf_printf(b, "</td><td class=\"num\" data-cents=\"%lld\">" PAGE_CELL_LABEL("Revenue"),
                        (long long)fig[i].revenue_cents);
         crm_html_money(b, fig[i].revenue_cents, cs[i].currency);
         crm_buf_puts(b, "</td><td class=\"num\"");
         if (fig[i].has_roi)
             crm_buf_printf(b, " data-roi=\"%.4f\"", fig[i].roi);
-        crm_buf_putc(b, '>');
+        crm_buf_puts(b, ">" PAGE_CELL_LABEL("ROI"));
         pages_roi(b, &fig[i]);
         crm_buf_puts(b, "</td></tr>\n");
     }

@@ -262,6 +262,9 @@ int segments_page_list(crm_req *r);
 int segments_page_new(crm_req *r);
 int segments_page_show(crm_req *r);
 int dashboard_page(crm_req *r);
+/* A cell's column named inside it, for narrow screens where a stacked
+   table hides its header (style.css shows it there only). */
+#define PAGE_CELL_LABEL(text) "<span class=\"cell-label\">" text ": </span>"
 /* A campaign's ROI as a page shows it: "+12.5 %", or "none" without a budget. */
 void pages_roi(crm_buf *b, const campaign_figures *f);
 

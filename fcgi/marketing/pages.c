@@ -187,14 +187,15 @@ static void campaign_row(crm_buf *b, crm_arena *a, const campaign *c)
 {
     crm_buf_printf(b, "<tr><td><a href=\"/campaigns/%lld\">", (long long)c->id);
     crm_html_esc(b, c->name);
-    crm_buf_printf(b, "</a></td><td><span class=\"badge\">%s</span></td><td>",
-                   campaign_status_name(c->status));
+    crm_buf_printf(
+        b, "</a></td><td><span class=\"badge\">%s</span></td><td>" PAGE_CELL_LABEL("Channel"),
+        campaign_status_name(c->status));
     crm_html_esc(b, c->channel);
-    crm_buf_puts(b, "</td><td class=\"num\">");
+    crm_buf_puts(b, "</td><td class=\"num\">" PAGE_CELL_LABEL("Budget"));
     crm_html_money(b, c->budget_cents, c->currency);
-    crm_buf_puts(b, "</td><td>");
+    crm_buf_puts(b, "</td><td>" PAGE_CELL_LABEL("Starts"));
     time_of(b, a, c->starts_at);
-    crm_buf_puts(b, "</td><td>");
+    crm_buf_puts(b, "</td><td>" PAGE_CELL_LABEL("Ends"));
     time_of(b, a, c->ends_at);
     crm_buf_puts(b, "</td></tr>\n");
 }
@@ -269,11 +270,17 @@ int campaigns_page_list(crm_req *r)
     return crm_html_send(r, 200, b);
 }
 
-/* The segments a campaign may target, by name (at most SEGMENT_CHOICES). */
-static int segment_choices(crm_arena *a, const char ***values, const char ***labels)
+/*
+ * The segments a campaign may target, by name (at most SEGMENT_CHOICES),
+ * and always the one it targets now (cur, may be NULL): a form must not
+ * drop what it did not show.
+ */
+static int segment_choices(crm_arena *a, const segment *cur, const char ***values,
+                           const char ***labels)
 {
     list_filter f;
-    size_t n = 0;
+    size_t n = 0, k = 1;
+    int has_cur = cur == NULL;
     int rc;
 
     memset(&f, 0, sizeof(f));
@@ -282,15 +289,20 @@ static int segment_choices(crm_arena *a, const char ***values, const char ***lab
     segment *rows = crm_arena_alloc(a, sizeof(*rows) * SEGMENT_CHOICES);
     if ((rc = store_segment_list(mk_db, a, &f, rows, &n)) != CRM_OK)
         return rc;
-    const char **v = crm_arena_alloc(a, sizeof(*v) * (n + 2));
-    const char **l = crm_arena_alloc(a, sizeof(*l) * (n + 2));
+    const char **v = crm_arena_alloc(a, sizeof(*v) * (n + 3));
+    const char **l = crm_arena_alloc(a, sizeof(*l) * (n + 3));
     v[0] = "";
     l[0] = "No segment";
-    for (size_t i = 0; i < n; i++) {
-        v[i + 1] = crm_arena_printf(a, "%lld", (long long)rows[i].id);
-        l[i + 1] = rows[i].name;
+    for (size_t i = 0; i < n; i++, k++) {
+        v[k] = crm_arena_printf(a, "%lld", (long long)rows[i].id);
+        l[k] = rows[i].name;
+        has_cur |= cur != NULL && rows[i].id == cur->id;
     }
-    v[n + 1] = l[n + 1] = NULL;
+    if (!has_cur) {
+        v[k] = crm_arena_printf(a, "%lld", (long long)cur->id);
+        l[k++] = cur->name;
+    }
+    v[k] = l[k] = NULL;
     *values = v;
     *labels = l;
     return CRM_OK;
@@ -326,7 +338,7 @@ int campaigns_page_new(crm_req *r)
     crm_buf *b = &mk_out;
     int rc;
 
-    if ((rc = segment_choices(a, &segv, &segl)) != CRM_OK)
+    if ((rc = segment_choices(a, NULL, &segv, &segl)) != CRM_OK)
         return mk_db_error(r, rc);
     crm_buf_reset(b);
     crm_html_begin(b, r, "New campaign", "campaigns");
@@ -484,7 +496,7 @@ int campaigns_page_show(crm_req *r)
         const char **segv, **segl;
         campaign_actions(b, r, a, &c, page);
         if (c.status != CAMPAIGN_COMPLETED) {
-            if ((rc = segment_choices(a, &segv, &segl)) != CRM_OK)
+            if ((rc = segment_choices(a, have_seg ? &seg : NULL, &segv, &segl)) != CRM_OK)
                 return mk_db_error(r, rc);
             crm_buf_puts(b, "<section aria-labelledby=\"edit-h\"><h2 id=\"edit-h\">Edit</h2>\n");
             form_begin(b, r, api, "PATCH", c.version, page, "novalidate");
@@ -768,7 +780,7 @@ int segments_page_list(crm_req *r)
         text_or_dash(b, rows[i].description);
         crm_buf_puts(b, "</td><td class=\"rule-text\">");
         rule_html(b, a, &rows[i]);
-        crm_buf_puts(b, "</td><td>");
+        crm_buf_puts(b, "</td><td>" PAGE_CELL_LABEL("Updated"));
         time_of(b, a, rows[i].updated_at);
         crm_buf_puts(b, "</td></tr>\n");
     }
@@ -818,12 +830,14 @@ static void member_row(crm_buf *b, crm_arena *a, const rfm_cutoffs *cut, const m
     text_or_dash(b, m->email);
     crm_buf_puts(b, "</td><td>");
     text_or_dash(b, m->status);
-    crm_buf_printf(b, "</td><td class=\"num\">%lld</td><td class=\"num\">",
+    crm_buf_printf(b,
+                   "</td><td class=\"num\">" PAGE_CELL_LABEL(
+                       "Orders") "%lld</td><td class=\"num\">" PAGE_CELL_LABEL("Revenue"),
                    (long long)m->orders_count);
     crm_html_money(b, m->revenue_cents, mk_currency);
-    crm_buf_puts(b, "</td><td>");
+    crm_buf_puts(b, "</td><td>" PAGE_CELL_LABEL("Last order"));
     time_of(b, a, m->last_order_at);
-    crm_buf_puts(b, "</td><td>");
+    crm_buf_puts(b, "</td><td>" PAGE_CELL_LABEL("RFM"));
     if (cut->valid && m->orders_count > 0 && m->last_order_at != NULL)
         crm_buf_printf(b, "%d%d%d", rfm_score_time(m->last_order_at, cut->r),
                        rfm_score_int(m->orders_count, cut->f),
