@@ -159,10 +159,14 @@ static void text_or_dash(crm_buf *b, const char *s)
 
 void pages_roi(crm_buf *b, const campaign_figures *f)
 {
-    if (!f->has_roi)
+    double pct = f->roi * 100.0;
+    if (!f->has_roi) {
         crm_buf_puts(b, "none (no budget)");
-    else
-        crm_buf_printf(b, "%+.1f %%", f->roi * 100.0);
+        return;
+    }
+    if (pct > -0.05 && pct < 0.05)
+        pct = 0.0; /* not "-0.0 %" */
+    crm_buf_printf(b, "%+.1f %%", pct);
 }
 
 /* ---- campaigns ---- */
