@@ -84,10 +84,10 @@ extern const char *const rule_ops[];
  *   rule.match = all | any
  *   rule.conditions[i].field, rule.conditions[i].op, rule.conditions[i].value
  * (i < RULE_FORM_ROWS). A value is text: an integer for the numeric fields,
- * comma-separated items for in and not_in.
+ * comma-separated items for in and not_in. At 3 fields a row, 16 rows with
+ * the match, name, description and a form's control fields stay within a
+ * form body's 64 fields (crm_body.h).
  */
-/* 3 fields a row: 16 rows, the rule's match, name, description and the
-   form's control fields stay within a form body's 64 fields (crm_body.h). */
 #define RULE_FORM_ROWS  16
 #define RULE_FORM_SHOWN 4 /* the rows a new rule offers without JavaScript */
 
