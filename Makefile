@@ -59,6 +59,7 @@ ui: $(UI_HEADER)
 $(UI_HEADER): $(UI_SRC) scripts/ui-build.sh
 	@scripts/ui-build.sh nginx/html build/html $@
 $(BUILD)/shared/crm_html.o: $(UI_HEADER)
+$(BUILD)/fcgi/marketing/pages.o: $(UI_HEADER)
 tests: $(UNIT_BINS) $(IT_BINS)
 
 $(BUILD)/%.o: %.c

@@ -20,7 +20,7 @@ static const char *const status_names[CAMPAIGN_NSTATUS] = { "draft", "scheduled"
                                                             "paused", "completed" };
 static const char *const action_names[CACT_N] = { "schedule", "activate", "pause", "resume",
                                                   "complete" };
-static const char *const channels[] = { "email", "sms", "social", "event", "ads", NULL };
+const char *const campaign_channels[] = { "email", "sms", "social", "event", "ads", NULL };
 
 /* next[from][action]: the status reached, or -1 when not allowed. */
 static const int next[CAMPAIGN_NSTATUS][CACT_N] = {
@@ -179,7 +179,7 @@ static void read_campaign_in(crm_valid *v, const crm_fields *fs, int create, cam
         *present |= C_DESC;
     }
     s = NULL;
-    if (crm_valid_enum(v, "channel", create, channels, &s) == CRM_OK &&
+    if (crm_valid_enum(v, "channel", create, campaign_channels, &s) == CRM_OK &&
         crm_fields_get(fs, "channel") != NULL) {
         if (s == NULL)
             crm_valid_error(v, "channel", "must not be null");
@@ -336,7 +336,7 @@ int campaigns_list(crm_req *r)
         }
     }
     if ((s = crm_req_query(r, "channel")) != NULL) {
-        if (crm_api_in_list(channels, s)) {
+        if (crm_api_in_list(campaign_channels, s)) {
             f.channel = s;
         } else {
             errs[ne].field = "channel";

@@ -195,12 +195,41 @@ int analytics_rfm(crm_req *r)
     return crm_api_send(r, 200, &mk_out);
 }
 
+int campaign_figures_get(crm_db *db, crm_arena *a, const campaign *c, campaign_figures *out)
+{
+    currency_row *rows = crm_arena_alloc(a, sizeof(*rows) * CURRENCIES_MAX);
+    size_t n = 0;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if ((rc = store_campaign_revenue(db, a, c->id, rows, CURRENCIES_MAX, &n)) != CRM_OK)
+        return rc;
+    out->other = crm_arena_alloc(a, sizeof(*rows) * CURRENCIES_MAX);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(rows[i].currency, c->currency) == 0) {
+            out->orders = rows[i].orders;
+            out->revenue_cents = rows[i].revenue_cents;
+        } else {
+            out->other[out->n_other++] = rows[i];
+        }
+    }
+    if (c->budget_cents > 0) {
+        /* (revenue - cost) / cost to 4 decimals, half away from zero
+           (printf alone rounds an exact half to even) */
+        double roi =
+            ((double)out->revenue_cents - (double)c->budget_cents) / (double)c->budget_cents;
+        double q = round(roi * 10000.0) / 10000.0;
+        out->has_roi = 1;
+        out->roi = q == 0 ? 0.0 : q;
+    }
+    return CRM_OK;
+}
+
 int analytics_campaign(crm_req *r)
 {
     crm_arena *a = crm_req_arena(r);
-    currency_row rows[CURRENCIES_MAX], other[CURRENCIES_MAX];
-    size_t n = 0, no = 0;
-    int64_t id, orders = 0, revenue = 0;
+    campaign_figures fig;
+    int64_t id;
     campaign c;
     int rc;
 
@@ -210,33 +239,20 @@ int analytics_campaign(crm_req *r)
     if (rc == CRM_NOTFOUND)
         return crm_problem(r, 404, "no such campaign");
     if (rc == CRM_OK)
-        rc = store_campaign_revenue(mk_db, a, id, rows, CURRENCIES_MAX, &n);
+        rc = campaign_figures_get(mk_db, a, &c, &fig);
     if (rc != CRM_OK)
         return mk_db_error(r, rc);
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(rows[i].currency, c.currency) == 0) {
-            orders = rows[i].orders;
-            revenue = rows[i].revenue_cents;
-        } else {
-            other[no++] = rows[i];
-        }
-    }
     crm_buf_reset(&mk_out);
     crm_buf_printf(&mk_out, "{\"campaign_id\":%lld,\"currency\":", (long long)c.id);
     crm_api_put_str(&mk_out, c.currency);
     crm_buf_printf(&mk_out, ",\"orders\":%lld,\"revenue_cents\":%lld,\"cost_cents\":%lld,\"roi\":",
-                   (long long)orders, (long long)revenue, (long long)c.budget_cents);
-    if (c.budget_cents > 0) {
-        /* (revenue - cost) / cost to 4 decimals, half away from zero
-           (printf alone rounds an exact half to even) */
-        double roi = ((double)revenue - (double)c.budget_cents) / (double)c.budget_cents;
-        double q = round(roi * 10000.0) / 10000.0;
-        crm_buf_printf(&mk_out, "%.4f", q == 0 ? 0.0 : q);
-    } else {
+                   (long long)fig.orders, (long long)fig.revenue_cents, (long long)c.budget_cents);
+    if (fig.has_roi)
+        crm_buf_printf(&mk_out, "%.4f", fig.roi);
+    else
         crm_buf_puts(&mk_out, "null");
-    }
     crm_buf_puts(&mk_out, ",\"other_currencies\":");
-    currency_rows_json(&mk_out, other, no);
+    currency_rows_json(&mk_out, fig.other, fig.n_other);
     crm_buf_putc(&mk_out, '}');
     return crm_api_send(r, 200, &mk_out);
 }

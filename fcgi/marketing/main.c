@@ -11,7 +11,7 @@
    users are not among the readers: segment members and analytics span
    every customer, and a sales user may only see their own. */
 #define R (CRM_ROLE_ADMIN | CRM_ROLE_MARKETING | CRM_ROLE_VIEWER)
-#define W (CRM_ROLE_ADMIN | CRM_ROLE_MARKETING)
+#define W MK_WRITERS
 
 static const crm_route routes[] = {
     { "GET", "/api/v1/marketing/ping", marketing_ping, CRM_ROLE_PUBLIC, "marketing.ping" },
@@ -36,6 +36,14 @@ static const crm_route routes[] = {
     { "GET", "/api/v1/analytics/customers/{id}", analytics_customer, R, "analytics.customer" },
     { "GET", "/api/v1/analytics/rfm", analytics_rfm, R, "analytics.rfm" },
     { "GET", "/api/v1/analytics/campaigns/{id}", analytics_campaign, R, "analytics.campaign" },
+    /* Pages for browsers (pages.c, charts.c): the API's roles. */
+    { "GET", "/campaigns", campaigns_page_list, R, "campaigns.page_list" },
+    { "GET", "/campaigns/new", campaigns_page_new, W, "campaigns.page_new" },
+    { "GET", "/campaigns/{id}", campaigns_page_show, R, "campaigns.page_show" },
+    { "GET", "/segments", segments_page_list, R, "segments.page_list" },
+    { "GET", "/segments/new", segments_page_new, W, "segments.page_new" },
+    { "GET", "/segments/{id}", segments_page_show, R, "segments.page_show" },
+    { "GET", "/dashboard", dashboard_page, R, "dashboard.page" },
     /* Service-to-service, on NGINX's internal listener only. */
     { "POST", "/internal/v1/events", marketing_events, CRM_ROLE_SERVICE, "events.receive" },
 };

@@ -73,6 +73,43 @@ int rule_compile(crm_arena *a, const crm_field *rule, const char *prefix, const 
                  const char *now, crm_valid *v, rule_sql *out);
 /* Bind out's values into st from placeholder i on; returns the next index. */
 unsigned rule_bind_all(crm_stmt *st, unsigned i, const rule_sql *rs);
+/* The fields and operators a condition takes, NULL-terminated. */
+extern const char *const rule_fields[];
+extern const char *const rule_ops[];
+
+/* ---- ruleform.c: the segment pages' rule builder ---- */
+
+/*
+ * A form cannot send a JSON object: the segment pages send a rule as rows,
+ *   rule.match = all | any
+ *   rule.conditions[i].field, rule.conditions[i].op, rule.conditions[i].value
+ * (i < RULE_FORM_ROWS). A value is text: an integer for the numeric fields,
+ * comma-separated items for in and not_in. At 3 fields a row, 16 rows with
+ * the match, name, description and a form's control fields stay within a
+ * form body's 64 fields (crm_body.h).
+ */
+#define RULE_FORM_ROWS  16
+#define RULE_FORM_SHOWN 4 /* the rows a new rule offers without JavaScript */
+
+typedef struct {
+    size_t rows[RULE_FORM_ROWS]; /* rows[k]: the form row of the rule's k-th condition */
+    size_t n;
+} rule_form_map;
+
+/* 1 when name is one of the builder's fields. */
+int rule_form_name(const char *name);
+/*
+ * The rule the builder's fields of a form describe, as the JSON object
+ * rule_compile reads ({"all": [...]}, in the arena), rows without field
+ * and value left out; map says which row each condition came from.
+ * Mistakes only the form can make go to v under the row's names. Returns
+ * 0 (nothing set) when fs is not a form or has no builder field.
+ */
+int rule_form_read(crm_arena *a, const crm_fields *fs, crm_valid *v, crm_field *rule,
+                   rule_form_map *map);
+/* Give v's errors from index `from` on that name the compiled rule's places
+   ("rule.all[2].value") the names of the rows' fields ("rule.conditions[5].value"). */
+void rule_form_rename(crm_arena *a, crm_valid *v, size_t from, const rule_form_map *map);
 
 /* ---- campaigns (campaigns.c): the life cycle ---- */
 
@@ -92,6 +129,9 @@ typedef enum {
     CACT_COMPLETE,
     CACT_N
 } campaign_action;
+
+/* email, sms, ...: NULL-terminated. */
+extern const char *const campaign_channels[];
 
 const char *campaign_status_name(campaign_status s);
 int campaign_status_parse(const char *s, campaign_status *out);
@@ -148,6 +188,27 @@ typedef struct {
     int64_t revenue_cents;
 } currency_row;
 
+/* What a campaign brought (handlers.c), as GET /analytics/campaigns/{id}
+   reports it: orders attributed to it in its own currency against its budget. */
+typedef struct {
+    int64_t orders;
+    int64_t revenue_cents;
+    int has_roi;         /* 0: no budget, no ROI */
+    double roi;          /* (revenue - budget) / budget, to 4 decimals */
+    currency_row *other; /* attributed in other currencies: not in the ROI */
+    size_t n_other;
+} campaign_figures;
+
+int campaign_figures_get(crm_db *db, crm_arena *a, const campaign *c, campaign_figures *out);
+
+/* Counted orders of one currency and UTC day ("YYYY-MM-DD"). */
+typedef struct {
+    const char *currency;
+    const char *day;
+    int64_t orders;
+    int64_t revenue_cents;
+} day_row;
+
 enum { SORT_CREATED_DESC, SORT_CREATED_ASC, SORT_NAME_ASC, SORT_NAME_DESC, SORT_COUNT };
 extern const char *const list_sorts[SORT_COUNT + 1];
 
@@ -189,6 +250,24 @@ int analytics_rfm(crm_req *r);
 int analytics_campaign(crm_req *r);
 int marketing_events(crm_req *r);
 
+/* The stored rule of s compiled against cut (segments.c): CRM_OK or CRM_ERR. */
+int segments_stored_rule(crm_req *r, const segment *s, const rfm_cutoffs *cut, rule_sql *rs);
+
+/* Pages for browsers (pages.c, charts.c); the same roles as the API's. */
+#define MK_WRITERS (CRM_ROLE_ADMIN | CRM_ROLE_MARKETING)
+int campaigns_page_list(crm_req *r);
+int campaigns_page_new(crm_req *r);
+int campaigns_page_show(crm_req *r);
+int segments_page_list(crm_req *r);
+int segments_page_new(crm_req *r);
+int segments_page_show(crm_req *r);
+int dashboard_page(crm_req *r);
+/* A cell's column named inside it, for narrow screens where a stacked
+   table hides its header (style.css shows it there only). */
+#define PAGE_CELL_LABEL(text) "<span class=\"cell-label\">" text ": </span>"
+/* A campaign's ROI as a page shows it: "+12.5 %", or "none" without a budget. */
+void pages_roi(crm_buf *b, const campaign_figures *f);
+
 int marketing_worker_init(const crm_config *conf, crm_db *db);
 void marketing_worker_done(void);
 
@@ -222,6 +301,10 @@ int store_campaign_count(crm_db *db, const list_filter *f, int64_t *count);
 /* Orders and revenue of the campaign, per currency. */
 int store_campaign_revenue(crm_db *db, crm_arena *a, int64_t id, currency_row *rows, size_t max,
                            size_t *n);
+/* Counted orders confirmed at or after since (as stored), per currency and
+   UTC day, by currency then day; at most max rows. */
+int store_revenue_by_day(crm_db *db, crm_arena *a, const char *since, day_row *rows, size_t max,
+                         size_t *n);
 
 int store_segment_get(crm_db *db, crm_arena *a, int64_t id, int for_update, segment *out);
 /* 1 in *exists when the segment exists (locks it in share mode). */

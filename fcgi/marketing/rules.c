@@ -27,11 +27,13 @@
 typedef enum { F_STATUS, F_TAG, F_ORDERS, F_REVENUE, F_DAYS, F_R, F_F, F_M, F_N } field_id;
 typedef enum { OP_EQ, OP_NE, OP_LT, OP_LTE, OP_GT, OP_GTE, OP_IN, OP_NOT_IN, OP_N } op_id;
 
-static const char *const field_names[F_N] = {
+const char *const rule_fields[F_N + 1] = {
     "status",  "tag",     "orders_count", "revenue", "days_since_last_order",
-    "r_score", "f_score", "m_score",
+    "r_score", "f_score", "m_score",      NULL,
 };
-static const char *const op_names[OP_N] = { "eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in" };
+const char *const rule_ops[OP_N + 1] = {
+    "eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", NULL
+};
 static const char *const op_sql[OP_GTE + 1] = { " = ?", " <> ?", " < ?", " <= ?", " > ?", " >= ?" };
 static const char *const statuses[] = { "lead", "prospect", "customer", "churned", NULL };
 
@@ -383,8 +385,8 @@ static void condition(compiler *c, const crm_field *f, const char *path)
                  "unknown member; a condition has field, op and value");
     }
     const crm_field *ff = member(f, "field"), *fo = member(f, "op"), *fv = member(f, "value");
-    int fid = lookup(field_names, F_N, ff);
-    int oid = lookup(op_names, OP_N, fo);
+    int fid = lookup(rule_fields, F_N, ff);
+    int oid = lookup(rule_ops, OP_N, fo);
     if (fid < 0)
         fail(c, crm_arena_printf(a, "%s.field", path),
              "unknown field; one of status, tag, orders_count, revenue, days_since_last_order,"
@@ -394,7 +396,7 @@ static void condition(compiler *c, const crm_field *f, const char *path)
              "unknown operator; one of eq, ne, lt, lte, gt, gte, in, not_in");
     else if ((fid == F_STATUS || fid == F_TAG) && oid >= OP_LT && oid <= OP_GTE)
         fail(c, crm_arena_printf(a, "%s.op", path),
-             crm_arena_printf(a, "%s takes eq, ne, in or not_in", field_names[fid]));
+             crm_arena_printf(a, "%s takes eq, ne, in or not_in", rule_fields[fid]));
     const char *vpath = crm_arena_printf(a, "%s.value", path);
     if (fv == NULL) {
         fail(c, vpath, "is required");
@@ -404,9 +406,9 @@ static void condition(compiler *c, const crm_field *f, const char *path)
         return;
 
     crm_buf_puts(&c->json, "{\"field\":");
-    crm_buf_json_str(&c->json, field_names[fid], strlen(field_names[fid]));
+    crm_buf_json_str(&c->json, rule_fields[fid], strlen(rule_fields[fid]));
     crm_buf_puts(&c->json, ",\"op\":");
-    crm_buf_json_str(&c->json, op_names[oid], strlen(op_names[oid]));
+    crm_buf_json_str(&c->json, rule_ops[oid], strlen(rule_ops[oid]));
     crm_buf_puts(&c->json, ",\"value\":");
     if (oid == OP_IN || oid == OP_NOT_IN) {
         if (fv->type != CRM_FIELD_ARRAY || fv->n == 0 || fv->n > RULE_VALUES_MAX) {
@@ -426,7 +428,7 @@ static void condition(compiler *c, const crm_field *f, const char *path)
         return;
     }
     if (fv->type == CRM_FIELD_ARRAY) {
-        fail(c, vpath, crm_arena_printf(a, "must be a single value for %s", op_names[oid]));
+        fail(c, vpath, crm_arena_printf(a, "must be a single value for %s", rule_ops[oid]));
         return;
     }
     if (check_value(c, (field_id)fid, fv, vpath) != CRM_OK)

@@ -49,17 +49,46 @@ static int not_found(crm_req *r)
 }
 
 /*
- * The rule member: a JSON object, or (from a form) its JSON text. Checked
- * and compiled into rs; errors go to v.
+ * crm_api_check_fields over the body's members but the rule builder's
+ * (a form's rule.* rows: rule_form_read reads those by name).
+ */
+static int check_members(crm_req *r, const crm_fields *fs, const char *const *allowed,
+                         const char *const *ro)
+{
+    crm_field *rest = crm_arena_alloc(crm_req_arena(r), sizeof(*rest) * (fs->n + 1));
+    size_t n = 0;
+
+    for (size_t i = 0; i < fs->n; i++)
+        if (!fs->form || !rule_form_name(fs->items[i].name))
+            rest[n++] = fs->items[i];
+    return crm_api_check_fields(r, rest, n, NULL, allowed, ro);
+}
+
+/*
+ * The rule: a JSON object; from a form, its JSON text or the builder's
+ * rows (ruleform.c). Checked and compiled into rs; errors go to v.
  */
 static void read_rule(crm_valid *v, crm_arena *a, const crm_fields *fs, const rfm_cutoffs *cut,
                       const char *now, int required, rule_sql *rs, int *present)
 {
     const crm_field *f = crm_fields_get(fs, "rule");
     crm_fields parsed;
+    crm_field built;
+    rule_form_map map;
     const char *why = NULL;
+    size_t first = v->n;
 
     *present = 0;
+    if (rule_form_read(a, fs, v, &built, &map)) {
+        if (f != NULL) {
+            crm_valid_error(v, "rule", "send the rule as JSON text or as rows, not both");
+            return;
+        }
+        if (rule_compile(a, &built, "rule", cut, now, v, rs) == CRM_OK)
+            *present = 1;
+        rule_form_rename(a, v, first, &map);
+        return;
+    }
     if (f == NULL) {
         if (required)
             crm_valid_error(v, "rule", "is required");
@@ -82,8 +111,7 @@ static void read_rule(crm_valid *v, crm_arena *a, const crm_fields *fs, const rf
         *present = 1;
 }
 
-/* The stored rule of s compiled against the current cut-offs. */
-static int stored_rule(crm_req *r, const segment *s, const rfm_cutoffs *cut, rule_sql *rs)
+int segments_stored_rule(crm_req *r, const segment *s, const rfm_cutoffs *cut, rule_sql *rs)
 {
     crm_arena *a = crm_req_arena(r);
     crm_fields parsed;
@@ -175,7 +203,7 @@ static int read_segment_in(crm_req *r, crm_fields *fs, int create, segment *s, r
 
     if ((rc = crm_body_fields(r, fs)) != CRM_OK)
         return rc;
-    if ((rc = crm_api_check_fields(r, fs->items, fs->n, NULL, fields, readonly)) != CRM_OK)
+    if ((rc = check_members(r, fs, fields, readonly)) != CRM_OK)
         return rc;
     memset(&cut, 0, sizeof(cut)); /* scores compile the same way with any cut-offs */
     crm_valid_init(&v, a, fs);
@@ -406,7 +434,7 @@ int segments_members(crm_req *r)
         rc = store_rfm_get(mk_db, a, &cut);
     if (rc != CRM_OK)
         return mk_db_error(r, rc);
-    if (stored_rule(r, &s, &cut, &rs) != CRM_OK)
+    if (segments_stored_rule(r, &s, &cut, &rs) != CRM_OK)
         return crm_problem(r, 500, "the stored rule of this segment cannot be read");
     int limit = (int)l.limit + 1;
     mcustomer *rows = crm_arena_alloc(a, sizeof(mcustomer) * (size_t)limit);
@@ -444,7 +472,7 @@ int segments_preview(crm_req *r)
 
     if ((rc = crm_body_fields(r, &fs)) != CRM_OK)
         return rc;
-    if ((rc = crm_api_check_fields(r, fs.items, fs.n, NULL, allowed, none)) != CRM_OK)
+    if ((rc = check_members(r, &fs, allowed, none)) != CRM_OK)
         return rc;
     if ((rc = store_rfm_get(mk_db, a, &cut)) != CRM_OK)
         return mk_db_error(r, rc);

@@ -52,6 +52,7 @@ enum {
     ST_RFM_SAVE,
     ST_RFM_GRID_CLEAR,
     ST_RFM_GRID_PUT,
+    ST_REVENUE_BY_DAY,
     ST_SEGMENT_COUNT_BASE = 48,  /* 1 */
     ST_SEGMENT_LIST_BASE = 56,   /* + sort * 2 + cursor: 8 */
     ST_CAMPAIGN_COUNT_BASE = 64, /* + mask (8) */
@@ -124,6 +125,12 @@ static const char SQL_CAMPAIGN_DELETE[] = "DELETE FROM campaigns WHERE id = ?";
 static const char SQL_CAMPAIGN_REVENUE[] =
     "SELECT currency, COUNT(*), SUM(total_cents) FROM orders"
     " WHERE campaign_id = ? AND counted = 1 GROUP BY currency ORDER BY currency";
+
+/* The dashboard's revenue chart: a range of ix_orders_confirmed. */
+static const char SQL_REVENUE_BY_DAY[] =
+    "SELECT currency, DATE_FORMAT(confirmed_at, '%Y-%m-%d') AS day, COUNT(*), SUM(total_cents)"
+    " FROM orders WHERE counted = 1 AND confirmed_at >= ?"
+    " GROUP BY currency, day ORDER BY currency, day";
 
 /* ---- segments ---- */
 
@@ -439,6 +446,32 @@ int store_campaign_revenue(crm_db *db, crm_arena *a, int64_t id, currency_row *r
     STMT(db, CAMPAIGN_REVENUE);
     crm_stmt_bind_int(st, 0, id);
     return currency_rows(st, a, rows, max, n);
+}
+
+int store_revenue_by_day(crm_db *db, crm_arena *a, const char *since, day_row *rows, size_t max,
+                         size_t *n)
+{
+    STMT(db, REVENUE_BY_DAY);
+    crm_stmt_bind_opt_str(st, 0, since);
+    int rc = crm_stmt_exec(st);
+    size_t k = 0;
+
+    if (rc != CRM_OK)
+        return rc;
+    while ((rc = crm_stmt_fetch(st)) == CRM_OK) {
+        if (k < max) {
+            rows[k].currency = crm_stmt_col_dup(st, a, 0);
+            rows[k].day = crm_stmt_col_dup(st, a, 1);
+            rows[k].orders = crm_stmt_col_int(st, 2);
+            rows[k].revenue_cents = crm_stmt_col_int(st, 3);
+            k++;
+        }
+    }
+    crm_stmt_done(st);
+    if (rc != CRM_NOTFOUND)
+        return rc;
+    *n = k;
+    return CRM_OK;
 }
 
 /* ---- segments ---- */
