@@ -56,13 +56,14 @@ all: build
 build: $(UI_HEADER) $(BINS)
 ui: $(UI_HEADER)
 
-$(UI_HEADER): $(UI_SRC) scripts/ui-build.sh
-	@scripts/ui-build.sh nginx/html build/html $@
-$(BUILD)/shared/crm_html.o: $(UI_HEADER)
-$(BUILD)/fcgi/marketing/pages.o: $(UI_HEADER)
 tests: $(UNIT_BINS) $(IT_BINS)
 
-$(BUILD)/%.o: %.c
+$(UI_HEADER): $(UI_SRC) scripts/ui-build.sh
+	@scripts/ui-build.sh nginx/html build/html $@
+
+# Any object may name the UI's assets: the header is made first (order
+# only; the .d files then track who includes it).
+$(BUILD)/%.o: %.c | $(UI_HEADER)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
