@@ -129,12 +129,6 @@ int crm_html_send(crm_req *r, int status, const crm_buf *b)
     return crm_res_send(r, status, CRM_HTML_TYPE, b->data, b->len);
 }
 
-int crm_html_redirect(crm_req *r, const char *location)
-{
-    crm_res_header(r, "Location", location);
-    return crm_res_send(r, 303, NULL, NULL, 0);
-}
-
 /* ---- forms ---- */
 
 void crm_html_hidden(crm_buf *b, const char *name, const char *value)

@@ -45,8 +45,6 @@ void crm_html_end(crm_buf *b);
 
 /* 200/4xx with b as the page; pages are never cached (no-store). */
 int crm_html_send(crm_req *r, int status, const crm_buf *b);
-/* 303 to a page of this site. */
-int crm_html_redirect(crm_req *r, const char *location);
 
 /* 1 when the caller's role is in roles (crm_auth_has): what to offer. */
 int crm_html_can(crm_req *r, unsigned roles);

@@ -137,17 +137,19 @@ static void search_form(crm_buf *b, crm_req *r)
 
 static void customer_row(crm_buf *b, const customer *c)
 {
-    crm_buf_printf(b, "<tr><td><a href=\"/customers/%lld\">", (long long)c->id);
+    /* data-label: the column's name, shown in the cell on a phone, where
+       the stacked table hides its header (style.css). */
+    crm_buf_printf(b, "<tr><td data-label=\"Name\"><a href=\"/customers/%lld\">", (long long)c->id);
     crm_html_esc(b, c->name);
-    crm_buf_puts(b, "</a></td><td>");
+    crm_buf_puts(b, "</a></td><td data-label=\"Email\">");
     crm_html_esc(b, c->email);
-    crm_buf_puts(b, "</td><td>");
+    crm_buf_puts(b, "</td><td data-label=\"Company\">");
     put_opt(b, c->company);
-    crm_buf_puts(b, "</td><td><span class=\"badge\">");
+    crm_buf_puts(b, "</td><td data-label=\"Status\"><span class=\"badge\">");
     crm_html_esc(b, c->status);
-    crm_buf_puts(b, "</span></td><td>");
+    crm_buf_puts(b, "</span></td><td data-label=\"Owner\">");
     put_user(b, c->owner_id);
-    crm_buf_puts(b, "</td><td>");
+    crm_buf_puts(b, "</td><td data-label=\"Updated\">");
     crm_html_time(b, c->updated_at);
     crm_buf_puts(b, "</td></tr>\n");
 }
@@ -312,8 +314,17 @@ static void customer_props(crm_buf *b, crm_arena *a, const customer *c)
 {
     crm_buf_puts(b, "<dl class=\"props\">\n");
     prop(b, "Email");
+    /* Each part percent-encoded: an address may hold '?' or '&', which in
+       a mailto: link would add headers (a hidden Bcc) to the mail. */
+    const char *at = strrchr(c->email, '@');
     crm_buf_puts(b, "<a href=\"mailto:");
-    crm_html_esc(b, c->email);
+    if (at != NULL) {
+        crm_html_url(b, crm_arena_strndup(a, c->email, (size_t)(at - c->email)));
+        crm_buf_putc(b, '@');
+        crm_html_url(b, at + 1);
+    } else {
+        crm_html_url(b, c->email);
+    }
     crm_buf_puts(b, "\">");
     crm_html_esc(b, c->email);
     crm_buf_puts(b, "</a></dd>\n");

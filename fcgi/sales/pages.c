@@ -332,7 +332,7 @@ int products_page_show(crm_req *r)
 
 /* ---- orders ---- */
 
-static void orders_table(crm_buf *b, const order *rows, size_t n)
+static void orders_table(crm_req *r, crm_buf *b, const order *rows, size_t n)
 {
     crm_buf_puts(b, "<div class=\"table-wrap\"><table id=\"orders-table\" class=\"stack\">\n"
                     "<thead><tr><th scope=\"col\">Order</th><th scope=\"col\">Customer</th>"
@@ -344,7 +344,11 @@ static void orders_table(crm_buf *b, const order *rows, size_t n)
                        "<tr><td data-label=\"Order\"><a href=\"/orders/%lld\">%lld</a></td>"
                        "<td data-label=\"Customer\">",
                        (long long)o->id, (long long)o->id);
-        customer_link(b, o->customer_id, o->customer_name);
+        /* A sales user sees the name of their own customers only, like the
+           customers API: an order keeps its owner when its customer moves. */
+        int64_t scope = crm_auth_owner(r);
+        customer_link(b, o->customer_id,
+                      scope > 0 && o->customer_owner != scope ? NULL : o->customer_name);
         crm_buf_puts(b, "</td><td data-label=\"Status\">");
         badge(b, o->status, NULL);
         crm_buf_puts(b, "</td><td class=\"num\" data-label=\"Total\">");
@@ -397,7 +401,7 @@ int orders_page_list(crm_req *r)
     if (shown_n == 0)
         crm_buf_puts(b, "<p class=\"notice\">No orders match.</p>\n");
     else
-        orders_table(b, rows, shown_n);
+        orders_table(r, b, rows, shown_n);
     if (shown_n > 0)
         pager(b, r, "/orders", order_params, &l, n, rows[shown_n - 1].sort_value,
               rows[shown_n - 1].id);
@@ -454,7 +458,7 @@ static int product_choices(crm_req *r, const char ***values, const char ***label
     const char **v = crm_arena_alloc(a, sizeof(char *) * (*n + 2));
     const char **l = crm_arena_alloc(a, sizeof(char *) * (*n + 2));
     v[0] = "";
-    l[0] = "\xe2\x80\x94"; /* an em dash: no product */
+    l[0] = "No product";
     crm_buf_init(&money, 64);
     for (size_t i = 0; i < *n; i++) {
         crm_buf_reset(&money);
@@ -633,9 +637,9 @@ int orders_page_show(crm_req *r)
     if (rc == CRM_OK)
         rc = store_order_lines(sales_db, a, &o);
     if (rc == CRM_OK) {
-        rc = store_customer_name(sales_db, a, o.customer_id, &customer);
+        rc = store_customer_name(sales_db, a, o.customer_id, crm_auth_owner(r), &customer);
         if (rc == CRM_NOTFOUND)
-            rc = CRM_OK; /* deleted: shown by id */
+            rc = CRM_OK; /* deleted, or no longer the caller's: shown by id */
     }
     if (rc != CRM_OK)
         return sales_db_error(r, rc);

@@ -113,6 +113,7 @@ typedef struct {
     const char *confirmed_sql; /* confirmed_at as stored, or NULL */
     const char *sort_value;    /* lists only */
     const char *customer_name; /* lists only: as the replica knows it, NULL or "" unknown */
+    int64_t customer_owner;    /* lists only: the customer's owner now (0: none) */
     order_line *lines;         /* NULL in lists */
     size_t n_lines;
 } order;
@@ -301,8 +302,9 @@ int store_replica_put(crm_db *db, int64_t id, const char *name, const char *emai
                       const char *now);
 /* A deleted customer: keep the id, erase name and email (unless newer is held). */
 int store_replica_erase(crm_db *db, int64_t id, int64_t version, const char *now);
-/* A live customer's name (CRM_NOTFOUND: unknown or deleted). */
-int store_customer_name(crm_db *db, crm_arena *a, int64_t id, const char **name);
+/* A live customer's name (CRM_NOTFOUND: unknown or deleted, or, with
+   owner > 0, not owner's customer). */
+int store_customer_name(crm_db *db, crm_arena *a, int64_t id, int64_t owner, const char **name);
 /* Up to limit live customers by name: all, or owner's (owner > 0). */
 int store_customer_list(crm_db *db, crm_arena *a, int64_t owner, size_t limit, customer_row *rows,
                         size_t *n);

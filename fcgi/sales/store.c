@@ -48,6 +48,7 @@ enum {
     ST_SUM_STATUS,
     ST_SUM_TOP,
     ST_CUSTOMER_NAME,
+    ST_CUSTOMER_NAME_OWNER,
     ST_CUSTOMER_LIST,
     ST_CUSTOMER_LIST_OWNER,
     ST_PRODUCT_COUNT_BASE = 48, /* + mask (16) */
@@ -130,6 +131,8 @@ static const char SQL_REPLICA_ERASE[] =
 
 /* The order form's choice of customers: live ones, by name (006_customer_names.sql). */
 static const char SQL_CUSTOMER_NAME[] = "SELECT name FROM customers WHERE id = ? AND deleted = 0";
+static const char SQL_CUSTOMER_NAME_OWNER[] =
+    "SELECT name FROM customers WHERE id = ? AND owner_id = ? AND deleted = 0";
 static const char SQL_CUSTOMER_LIST[] =
     "SELECT id, name FROM customers WHERE deleted = 0 ORDER BY name, id LIMIT ?";
 static const char SQL_CUSTOMER_LIST_OWNER[] = "SELECT id, name FROM customers"
@@ -263,8 +266,10 @@ static const crm_db_sort order_sort_sql[OSORT_COUNT] = {
       " ORDER BY o.created_at, o.id" },
 };
 
-/* Lists name each order's customer as the replica knows it (pages show it). */
-#define ORDER_LIST_COLS ORDER_COLS ", c.name"
+/* Lists name each order's customer as the replica knows it (pages show it),
+   with the customer's owner now: a sales user sees the name only while the
+   customer is theirs (the order keeps the owner it was made under). */
+#define ORDER_LIST_COLS ORDER_COLS ", c.name, c.owner_id"
 #define ORDER_LIST_FROM " FROM orders o LEFT JOIN customers c ON c.id = o.customer_id"
 
 static char order_list_sql[OSORT_COUNT][OF_ALL][2][1024];
@@ -531,13 +536,16 @@ int store_replica_erase(crm_db *db, int64_t id, int64_t version, const char *now
     return crm_stmt_exec(st);
 }
 
-int store_customer_name(crm_db *db, crm_arena *a, int64_t id, const char **name)
+int store_customer_name(crm_db *db, crm_arena *a, int64_t id, int64_t owner, const char **name)
 {
-    crm_stmt *st = crm_db_stmt(db, ST_CUSTOMER_NAME, SQL_CUSTOMER_NAME);
+    crm_stmt *st = owner > 0 ? crm_db_stmt(db, ST_CUSTOMER_NAME_OWNER, SQL_CUSTOMER_NAME_OWNER)
+                             : crm_db_stmt(db, ST_CUSTOMER_NAME, SQL_CUSTOMER_NAME);
 
     if (st == NULL)
         return crm_db_status(db);
     crm_stmt_bind_int(st, 0, id);
+    if (owner > 0)
+        crm_stmt_bind_int(st, 1, owner);
     CRM_STMT_FETCH_ONE(st, *name = crm_stmt_col_dup(st, a, 0));
 }
 
@@ -753,7 +761,8 @@ int store_order_list(crm_db *db, crm_arena *a, const order_filter *f, order *row
     while (k < (size_t)f->limit && (rc = crm_stmt_fetch(st)) == CRM_OK) {
         read_order(st, a, &rows[k]);
         rows[k].customer_name = crm_stmt_col_dup(st, a, 15);
-        rows[k].sort_value = crm_stmt_col_dup(st, a, 16);
+        rows[k].customer_owner = crm_stmt_col_int(st, 16);
+        rows[k].sort_value = crm_stmt_col_dup(st, a, 17);
         k++;
     }
     crm_stmt_done(st);

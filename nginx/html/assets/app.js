@@ -49,11 +49,12 @@
                     slot = el;
             });
             var control = field(form, e.field);
-            if (slot) {
+            if (slot)
                 slot.textContent = e.message;
-            } else {
+            /* An error with no field of its own (a whole group, say) is also
+               said in the alert box, which screen readers announce. */
+            if (!slot || !control)
                 loose.push(e.field + ': ' + e.message);
-            }
             if (control && control.setAttribute) {
                 control.setAttribute('aria-invalid', 'true');
                 if (!first)
@@ -126,6 +127,9 @@
 
     function enhance(root) {
         root.querySelectorAll('form[data-enhance]').forEach(function (form) {
+            if (form.hasAttribute('data-enhanced'))
+                return;
+            form.setAttribute('data-enhanced', '');
             var box = form.querySelector('[data-form-error]');
             if (box)
                 box.setAttribute('tabindex', '-1');
