@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define FORM     "application/x-www-form-urlencoded"
 #define EVIL     "<script>alert(1)</script>"
@@ -686,7 +687,7 @@ START_TEST(test_order_pages_scope)
     ASSERT_HAS_NOT(r, "name=\"lines[5].product_id\"");
     /* Products to choose from, unless the catalogue is too large for a select. */
     if (has(r, "<select id=\"f-lines-0--product_id\"")) {
-        ASSERT_HAS(r, "<option value=\"\">\xe2\x80\x94</option>");
+        ASSERT_HAS(r, "<option value=\"\">No product</option>");
         snprintf(want, sizeof want, "<option value=\"%" PRId64 "\">Scope lamp", product);
         ASSERT_HAS(r, want);
     } else {
@@ -725,6 +726,34 @@ START_TEST(test_order_pages_scope)
     assert_problem_page(r, 403);
     itest_free(r);
     assert_status(oa, "draft");
+
+    /* A's customer goes to B: A keeps the order (it keeps its owner) but no
+       longer sees the customer's name, as the customers API would not
+       show it to A; it waits for the event to reach the replica. */
+    itest_as("admin", ITEST_ADMIN_ID);
+    char body[64];
+    snprintf(body, sizeof body, "{\"owner_id\":%" PRId64 "}", b);
+    char path[64];
+    snprintf(path, sizeof path, "/api/v1/customers/%" PRId64, ca);
+    const char *if_match[] = { "If-Match: \"1\"", NULL };
+    r = itest_json("PATCH", path, if_match, body);
+    ck_assert_msg(r->status == 200, "%s", itest_describe(r));
+    itest_free(r);
+    itest_as("sales", a);
+    int hidden = 0;
+    for (int i = 0; i < 100 && !hidden; i++) {
+        r = page_of_ok("/orders/", oa);
+        hidden = !has(r, "Scope A customer");
+        itest_free(r);
+        if (!hidden)
+            usleep(100 * 1000);
+    }
+    ck_assert_msg(hidden, "the old owner still sees the customer's name on the order");
+    r = page_ok("/orders?limit=200");
+    snprintf(want, sizeof want, "href=\"/orders/%" PRId64 "\"", oa);
+    ASSERT_HAS(r, want);
+    ASSERT_HAS_NOT(r, "Scope A customer");
+    itest_free(r);
 }
 END_TEST
 
