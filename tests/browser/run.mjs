@@ -154,6 +154,19 @@ async function scenarios(browser, opts) {
     await loginPage.goto(BASE + '/login.html');
     await snap(loginPage, 'login');
     check((await unlabelled(loginPage)).length === 0, 'login page: every input labelled');
+    // The watch can fail: an inline script added to a page of ours is
+    // refused by the CSP, and the watch sees it (then forgets it).
+    const seen = problems.length;
+    await loginPage.evaluate(() => {
+        const s = document.createElement('script');
+        s.textContent = 'window.canary = 1';
+        document.body.appendChild(s);
+    });
+    await loginPage.waitForTimeout(200);
+    const ran = await loginPage.evaluate(() => window.canary === 1);
+    const caught = problems.slice(seen).some((p) => p.includes('CSP'));
+    check(!ran && caught, 'the CSP refuses an inline script, and the watch reports it', `ran ${ran}, caught ${caught}`);
+    problems.length = seen;
     await loginPage.close();
 
     const page = await login(js, 'admin');
