@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* MySQL 8's client replaced my_bool by bool in MYSQL_BIND. */
 #if defined(MARIADB_BASE_VERSION) || !defined(LIBMYSQL_VERSION_ID) || LIBMYSQL_VERSION_ID < 80000
@@ -117,6 +118,7 @@ struct crm_db {
     int txn_lost; /* the connection died inside the caller's transaction */
     int mariadb;  /* the server is MariaDB (error numbers past 4000 differ) */
     unsigned long connects;
+    long long used_ms; /* when the connection was last taken up (monotonic) */
 };
 
 static char *opt_dup(const char *s)
@@ -134,6 +136,13 @@ static void opt_free(const char *s)
             *p++ = 0;
         free((void *)(uintptr_t)s);
     }
+}
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 crm_db *crm_db_new(const crm_db_opts *opts)
@@ -310,6 +319,7 @@ int crm_db_connect(crm_db *db)
     db->conn = m;
     db->mariadb = strstr(mysql_get_server_info(m), "MariaDB") != NULL;
     db->connects++;
+    db->used_ms = mono_ms();
     db->status = CRM_OK;
     return CRM_OK;
 }
@@ -419,8 +429,27 @@ static int stmt_prepare(crm_db *db, crm_stmt *st)
 }
 
 /* Connected and not inside a transaction that died. */
+
+/*
+ * A connection idle for a while may have died unseen (the server
+ * restarted, a proxy or wait_timeout closed it): ping it before the
+ * request's first statement, so that a dead one is replaced now instead
+ * of failing that request with CRM_GONE. Busy connections are not
+ * pinged; nor is one inside a transaction, which must fail rather than
+ * go on elsewhere.
+ */
+static void db_fresh(crm_db *db)
+{
+    long long now = mono_ms();
+    if (db->conn != NULL && !db->in_txn && now - db->used_ms >= CRM_DB_IDLE_PING_MS &&
+        crm_db_ping(db) != CRM_OK)
+        crm_log_info("db: the idle connection was lost; connecting again");
+    db->used_ms = now;
+}
+
 static int db_ensure(crm_db *db)
 {
+    db_fresh(db);
     if (db->txn_lost) {
         crm_log_debug("db: transaction lost with its connection; end it first");
         db->status = CRM_GONE;
@@ -892,6 +921,7 @@ int crm_db_begin(crm_db *db)
     }
     db->in_txn = 0;
     db->txn_lost = 0;
+    db_fresh(db);
     if (crm_db_connect(db) != CRM_OK)
         return CRM_GONE;
     static const char sql[] = "START TRANSACTION";

@@ -36,6 +36,11 @@ typedef struct {
 crm_db *crm_db_new(const crm_db_opts *opts);
 void crm_db_free(crm_db *db);
 
+/* A connection idle this long is pinged before it is used again, and
+   replaced if it died meanwhile (a server restart would otherwise fail
+   each worker's next request). */
+#define CRM_DB_IDLE_PING_MS 1000
+
 /* Connect if not connected. CRM_OK or CRM_GONE (logged). */
 int crm_db_connect(crm_db *db);
 /* 1 when a connection is believed up. */

@@ -848,6 +848,45 @@ START_TEST(lost_connection_reconnects)
 }
 END_TEST
 
+/* A connection that died while idle (a server restart) is found out by
+   a ping before its next use: that use succeeds on a new connection
+   instead of answering GONE. One used within the idle time is not
+   pinged: it fails as before. */
+START_TEST(idle_connection_replaced)
+{
+    crm_db *db = db_fixture_open();
+    const char *sql = "SELECT ? + 1";
+    crm_stmt *st = db_stmt(db, sql);
+    unsigned long connects = crm_db_connects(db);
+
+    kill_conn(conn_id(db));
+    usleep((CRM_DB_IDLE_PING_MS + 200) * 1000);
+    st = db_stmt(db, sql);
+    ck_assert_ptr_nonnull(st);
+    crm_stmt_bind_int(st, 0, 1);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_fetch(st), CRM_OK);
+    ck_assert_int_eq(crm_stmt_col_int(st, 0), 2);
+    crm_stmt_done(st);
+    ck_assert_uint_eq(crm_db_connects(db), connects + 1);
+
+    /* begin does the same. */
+    kill_conn(conn_id(db));
+    usleep((CRM_DB_IDLE_PING_MS + 200) * 1000);
+    ck_assert_int_eq(crm_db_begin(db), CRM_OK);
+    ck_assert_int_eq(crm_db_commit(db), CRM_OK);
+    ck_assert_uint_eq(crm_db_connects(db), connects + 2);
+
+    /* Busy: no ping, so the loss shows. */
+    st = db_stmt(db, sql);
+    kill_conn(conn_id(db));
+    st = db_stmt(db, sql);
+    crm_stmt_bind_int(st, 0, 1);
+    ck_assert_int_eq(crm_stmt_exec(st), CRM_GONE);
+    crm_db_free(db);
+}
+END_TEST
+
 START_TEST(lost_connection_in_transaction)
 {
     crm_db *db = db_fixture_open();
@@ -962,6 +1001,7 @@ static Suite *db_suite(void)
         tcase_add_test(tc, statement_reuse);
         tcase_add_test(tc, adhoc_statement);
         tcase_add_test(tc, lost_connection_reconnects);
+        tcase_add_test(tc, idle_connection_replaced);
         tcase_add_test(tc, lost_connection_in_transaction);
         tcase_add_test(tc, named_locks);
         tcase_add_test(tc, multi_statements);
