@@ -827,7 +827,11 @@ if has "$SUITES" customers && ((RSS_REQUESTS > 0)); then
     # itself waits for -d, so it gets SIGINT (report and exit) once all
     # threads are done.
     rm -f "$OUT"/rss-done-*
-    wrk -t"$THREADS" -c"$CONNS" -d3600s --timeout 10s -s tests/bench/get_random.lua \
+    # wrk itself, not the wrk() function: $! must be wrk's pid for the
+    # SIGINT below (a function runs in a subshell, which ignores SIGINT
+    # when started in the background, and wrk ran on for its hour).
+    command wrk -H "Authorization: Bearer $BENCH_TOKEN" \
+        -t"$THREADS" -c"$CONNS" -d3600s --timeout 10s -s tests/bench/get_random.lua \
         "$BASE/api/v1/customers" -- "$lo" "$hi" "$RSS_REQUESTS" "$THREADS" "$OUT/rss-done-" \
         >"$OUT/rss.txt" 2>&1 &
     wrk_pid=$!
