@@ -309,6 +309,54 @@ int campaigns_get(crm_req *r)
     return send_campaign(r, 200, &c);
 }
 
+void list_filter_from(list_filter *f, const crm_api_list *l)
+{
+    f->sort = l->sort;
+    f->after = l->after;
+    f->after_value = l->after_value;
+    f->after_id = l->after_id;
+    f->limit = (int)l->limit + 1; /* one more: is there a next page? */
+}
+
+/* A query value; from a form, an empty one means "any" (NULL). */
+static const char *query_value(crm_req *r, const char *name, int form)
+{
+    const char *s = crm_req_query(r, name);
+    return form && s != NULL && *s == '\0' ? NULL : s;
+}
+
+void campaigns_filter(crm_req *r, int form, list_filter *f, crm_api_list *l, crm_field_error *errs,
+                      size_t *ne)
+{
+    campaign_status cs;
+    const char *s;
+
+    memset(f, 0, sizeof(*f));
+    crm_api_list_params(r, "campaigns", list_sorts, l, errs, ne);
+    if ((s = query_value(r, "status", form)) != NULL) {
+        if (campaign_status_parse(s, &cs) == CRM_OK) {
+            f->status = s;
+        } else {
+            errs[*ne].field = "status";
+            errs[(*ne)++].message = "must be draft, scheduled, active, paused or completed";
+        }
+    }
+    if ((s = query_value(r, "channel", form)) != NULL) {
+        if (crm_api_in_list(campaign_channels, s)) {
+            f->channel = s;
+        } else {
+            errs[*ne].field = "channel";
+            errs[(*ne)++].message = "must be email, sms, social, event or ads";
+        }
+    }
+    if ((s = query_value(r, "segment", form)) != NULL &&
+        crm_api_parse_int(s, 1, MONEY_MAX, &f->segment) != CRM_OK) {
+        errs[*ne].field = "segment";
+        errs[(*ne)++].message = "must be a segment id";
+    }
+    list_filter_from(f, l);
+}
+
 int campaigns_list(crm_req *r)
 {
     static const char *const params[] = {
@@ -319,42 +367,13 @@ int campaigns_list(crm_req *r)
     size_t ne = 0;
     list_filter f;
     crm_api_list l;
-    campaign_status cs;
-    const char *s;
     int rc;
 
     if ((rc = crm_req_query_check(r, params)) != CRM_OK)
         return rc;
-    memset(&f, 0, sizeof(f));
-    crm_api_list_params(r, "campaigns", list_sorts, &l, errs, &ne);
-    if ((s = crm_req_query(r, "status")) != NULL) {
-        if (campaign_status_parse(s, &cs) == CRM_OK) {
-            f.status = s;
-        } else {
-            errs[ne].field = "status";
-            errs[ne++].message = "must be draft, scheduled, active, paused or completed";
-        }
-    }
-    if ((s = crm_req_query(r, "channel")) != NULL) {
-        if (crm_api_in_list(campaign_channels, s)) {
-            f.channel = s;
-        } else {
-            errs[ne].field = "channel";
-            errs[ne++].message = "must be email, sms, social, event or ads";
-        }
-    }
-    if ((s = crm_req_query(r, "segment")) != NULL &&
-        crm_api_parse_int(s, 1, MONEY_MAX, &f.segment) != CRM_OK) {
-        errs[ne].field = "segment";
-        errs[ne++].message = "must be a segment id";
-    }
+    campaigns_filter(r, 0, &f, &l, errs, &ne);
     if (ne > 0)
         return crm_api_bad_query(r, errs, ne);
-    f.sort = l.sort;
-    f.after = l.after;
-    f.after_value = l.after_value;
-    f.after_id = l.after_id;
-    f.limit = (int)l.limit + 1;
     campaign *rows = crm_arena_alloc(a, sizeof(campaign) * (size_t)f.limit);
     size_t n = 0;
     int64_t count = 0;

@@ -5,6 +5,7 @@
 #ifndef MARKETING_H
 #define MARKETING_H
 
+#include "crm_api.h"
 #include "crm_arena.h"
 #include "crm_buf.h"
 #include "crm_config.h"
@@ -224,6 +225,17 @@ typedef struct {
     int64_t after_id;
     int limit;
 } list_filter;
+
+/* f's sort, cursor and limit (one more row than shown) from l. */
+void list_filter_from(list_filter *f, const crm_api_list *l);
+/*
+ * The campaigns list's query (the API's and the page's): crm_api_list
+ * parameters and the status, channel and segment filters into f and l;
+ * each problem appended to errs[*ne] (room for 7). form: an empty value
+ * means "any" (a GET form sends every field).
+ */
+void campaigns_filter(crm_req *r, int form, list_filter *f, crm_api_list *l, crm_field_error *errs,
+                      size_t *ne);
 
 /* ---- handlers; routes in main.c ---- */
 

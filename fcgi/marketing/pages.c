@@ -43,13 +43,6 @@ static int can_write(crm_req *r)
     return crm_html_can(r, MK_WRITERS);
 }
 
-/* A query parameter; NULL when absent or empty (a filter's "any"). */
-static const char *query_opt(crm_req *r, const char *name)
-{
-    const char *s = crm_req_query(r, name);
-    return s != NULL && *s != '\0' ? s : NULL;
-}
-
 /* "path?name=value&amp;..." for an href; pairs is name, value, ...,
    NULL; a pair whose value is NULL is left out. */
 static void link_to(crm_buf *b, const char *path, const char *const *pairs)
@@ -189,31 +182,14 @@ int campaigns_page_list(crm_req *r)
     size_t ne = 0, n = 0;
     list_filter f;
     crm_api_list l;
-    campaign_status cs;
     crm_buf *b = &mk_out;
     int rc;
 
     if ((rc = crm_req_query_check(r, params)) != CRM_OK)
         return rc;
-    memset(&f, 0, sizeof(f));
-    crm_api_list_params(r, "campaigns", list_sorts, &l, errs, &ne);
-    if ((f.status = query_opt(r, "status")) != NULL &&
-        campaign_status_parse(f.status, &cs) != CRM_OK) {
-        errs[ne].field = "status";
-        errs[ne++].message = "must be draft, scheduled, active, paused or completed";
-    }
-    if ((f.channel = query_opt(r, "channel")) != NULL &&
-        !crm_api_in_list(campaign_channels, f.channel)) {
-        errs[ne].field = "channel";
-        errs[ne++].message = "must be email, sms, social, event or ads";
-    }
+    campaigns_filter(r, 1, &f, &l, errs, &ne);
     if (ne > 0)
         return crm_api_bad_query(r, errs, ne);
-    f.sort = l.sort;
-    f.after = l.after;
-    f.after_value = l.after_value;
-    f.after_id = l.after_id;
-    f.limit = (int)l.limit + 1;
     campaign *rows = crm_arena_alloc(a, sizeof(*rows) * (size_t)f.limit);
     if ((rc = store_campaign_list(mk_db, a, &f, rows, &n)) != CRM_OK)
         return mk_db_error(r, rc);
@@ -735,11 +711,7 @@ int segments_page_list(crm_req *r)
     crm_api_list_params(r, "segments", list_sorts, &l, errs, &ne);
     if (ne > 0)
         return crm_api_bad_query(r, errs, ne);
-    f.sort = l.sort;
-    f.after = l.after;
-    f.after_value = l.after_value;
-    f.after_id = l.after_id;
-    f.limit = (int)l.limit + 1;
+    list_filter_from(&f, &l);
     segment *rows = crm_arena_alloc(a, sizeof(*rows) * (size_t)f.limit);
     if ((rc = store_segment_list(mk_db, a, &f, rows, &n)) != CRM_OK)
         return mk_db_error(r, rc);

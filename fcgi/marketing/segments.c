@@ -167,11 +167,7 @@ int segments_list(crm_req *r)
     crm_api_list_params(r, "segments", list_sorts, &l, errs, &ne);
     if (ne > 0)
         return crm_api_bad_query(r, errs, ne);
-    f.sort = l.sort;
-    f.after = l.after;
-    f.after_value = l.after_value;
-    f.after_id = l.after_id;
-    f.limit = (int)l.limit + 1;
+    list_filter_from(&f, &l);
     segment *rows = crm_arena_alloc(a, sizeof(segment) * (size_t)f.limit);
     size_t n = 0;
     int64_t count = 0;
