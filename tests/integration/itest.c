@@ -1233,3 +1233,15 @@ int itest_child_of(pid_t pid, pid_t parent)
 {
     return pid > 0 && itest_pid_alive(pid) && itest_parent_pid(pid) == parent;
 }
+
+const char *itest_fmt(const char *fmt, ...)
+{
+    static char bufs[8][4096];
+    static unsigned next;
+    char *b = bufs[next++ % 8];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b, sizeof bufs[0], fmt, ap);
+    va_end(ap);
+    return b;
+}

@@ -244,6 +244,9 @@ int itest_metric(const char *text, const char *name, const char *const *labels, 
 
 /* A diagnostic line on stderr, only when ITEST_VERBOSE is set. */
 void itest_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A string from a format, in one of 8 rotating buffers of 4 KiB: valid
+   until 8 more calls (copy it to keep it longer). */
+const char *itest_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* CLOCK_MONOTONIC seconds. */
 double itest_now(void);

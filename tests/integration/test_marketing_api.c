@@ -31,20 +31,6 @@ static const char *str_or(const char *s)
     return s ? s : "(null)";
 }
 
-/* A string from a format, in one of 8 rotating buffers (keep a copy to hold it longer). */
-static const char *P(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static const char *P(const char *fmt, ...)
-{
-    static char bufs[8][2048];
-    static unsigned next;
-    char *b = bufs[next++ % 8];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(b, sizeof bufs[0], fmt, ap);
-    va_end(ap);
-    return b;
-}
-
 /* A request with a JSON body (or none) and at most one extra header. */
 static itest_resp *call(const char *method, const char *path, const char *hdr, const char *body)
 {
@@ -133,12 +119,12 @@ static void conflict_at(const char *where, const itest_resp *r, const char *type
 
 static const char *campaign_path(int64_t id)
 {
-    return P(CAMPAIGNS "/%" PRId64, id);
+    return itest_fmt(CAMPAIGNS "/%" PRId64, id);
 }
 
 static const char *segment_path(int64_t id)
 {
-    return P(SEGMENTS "/%" PRId64, id);
+    return itest_fmt(SEGMENTS "/%" PRId64, id);
 }
 
 /* POST body to path, asserting 201, a Location to the new id and ETag 1: the id. */
@@ -157,18 +143,19 @@ static int64_t new_campaign_at(const char *where, const char *name, const char *
 {
     int chan = extra == NULL || strstr(extra, "\"channel\"") == NULL;
     return create_at(where, CAMPAIGNS,
-                     P("{\"name\":\"%s\",\"currency\":\"EUR\"%s%s%s}", name,
-                       chan ? ",\"channel\":\"email\"" : "", extra ? "," : "", extra ? extra : ""));
+                     itest_fmt("{\"name\":\"%s\",\"currency\":\"EUR\"%s%s%s}", name,
+                               chan ? ",\"channel\":\"email\"" : "", extra ? "," : "",
+                               extra ? extra : ""));
 }
 #define NEW_CAMPAIGN(name, extra) new_campaign_at(HERE, (name), (extra))
 #define NEW_SEGMENT(name, rule)                                                                    \
-    create_at(HERE, SEGMENTS, P("{\"name\":\"%s\",\"rule\":%s}", (name), (rule)))
+    create_at(HERE, SEGMENTS, itest_fmt("{\"name\":\"%s\",\"rule\":%s}", (name), (rule)))
 
 /* POST /campaigns/{id}/{action} (key: an Idempotency-Key or NULL). */
 static itest_resp *action(int64_t id, const char *act, const char *key)
 {
-    return call("POST", P(CAMPAIGNS "/%" PRId64 "/%s", id, act),
-                key ? P("Idempotency-Key: %s", key) : NULL, NULL);
+    return call("POST", itest_fmt(CAMPAIGNS "/%" PRId64 "/%s", id, act),
+                key ? itest_fmt("Idempotency-Key: %s", key) : NULL, NULL);
 }
 
 /* The action succeeds and leaves the campaign in status want. */
@@ -204,7 +191,7 @@ static size_t list_ids(const char *path, const char *key, int64_t *ids, size_t m
     char *cursor = NULL;
     for (int page = 0; page < 100; page++) {
         itest_resp *r =
-            EXPECT(200, "GET", cursor ? P("%s&cursor=%s", path, cursor) : path, NULL, NULL);
+            EXPECT(200, "GET", cursor ? itest_fmt("%s&cursor=%s", path, cursor) : path, NULL, NULL);
         free(cursor);
         cursor = NULL;
         json_object *items = itest_jget(r->json, "items"), *nc = NULL;
@@ -294,7 +281,7 @@ START_TEST(test_campaign_create_get)
     DO_PROBLEM(404, NULL, "GET", CAMPAIGNS "/0", NULL, NULL);
     DO_PROBLEM(404, NULL, "PATCH", campaign_path(NO_ID), NULL, "{\"name\":\"x\"}");
     DO_PROBLEM(404, NULL, "DELETE", campaign_path(NO_ID), NULL, NULL);
-    DO_PROBLEM(404, NULL, "POST", P(CAMPAIGNS "/%lld/pause", NO_ID), NULL, NULL);
+    DO_PROBLEM(404, NULL, "POST", itest_fmt(CAMPAIGNS "/%lld/pause", NO_ID), NULL, NULL);
 }
 END_TEST
 
@@ -346,7 +333,7 @@ START_TEST(test_campaign_validation)
     static const char *const bad[] = { "id",         "status",     "version",
                                        "created_at", "updated_at", "colour" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        BAD(400, "POST", CAMPAIGNS, NULL, P("{" NCE ",\"%s\":1}", bad[i]), bad[i]);
+        BAD(400, "POST", CAMPAIGNS, NULL, itest_fmt("{" NCE ",\"%s\":1}", bad[i]), bad[i]);
     DO_PROBLEM(400, "/problems/malformed-body", "POST", CAMPAIGNS, NULL, "{\"name\":");
 #undef NCE
 }
@@ -382,10 +369,10 @@ START_TEST(test_campaign_patch)
         "id", "status", "version", "created_at", "updated_at", "owner"
     };
     for (size_t i = 0; i < sizeof ro / sizeof ro[0]; i++)
-        BAD(400, "PATCH", path, NULL, P("{\"name\":\"y\",\"%s\":\"x\"}", ro[i]), ro[i]);
+        BAD(400, "PATCH", path, NULL, itest_fmt("{\"name\":\"y\",\"%s\":\"x\"}", ro[i]), ro[i]);
     static const char *const notnull[] = { "name", "channel", "currency", "budget_cents" };
     for (size_t i = 0; i < 4; i++)
-        BAD(422, "PATCH", path, NULL, P("{\"%s\":null}", notnull[i]), notnull[i]);
+        BAD(422, "PATCH", path, NULL, itest_fmt("{\"%s\":null}", notnull[i]), notnull[i]);
     /* ends_at not after the stored starts_at; an unknown segment; an empty body. */
     BAD(422, "PATCH", path, NULL, "{\"ends_at\":\"2030-12-31T23:59:59Z\"}", "ends_at");
     BAD(422, "PATCH", path, NULL, "{\"segment_id\":999999999}", "segment_id");
@@ -446,8 +433,9 @@ START_TEST(test_campaign_transitions)
     /* active -> completed directly; If-Match on an action. */
     int64_t b = NEW_CAMPAIGN("Direct", START);
     ACT_OK(b, "schedule", "scheduled");
-    DO_PROBLEM(412, NULL, "POST", P(CAMPAIGNS "/%" PRId64 "/activate", b), "If-Match: \"1\"", NULL);
-    DO(200, "POST", P(CAMPAIGNS "/%" PRId64 "/activate", b), "If-Match: \"2\"", NULL);
+    DO_PROBLEM(412, NULL, "POST", itest_fmt(CAMPAIGNS "/%" PRId64 "/activate", b),
+               "If-Match: \"1\"", NULL);
+    DO(200, "POST", itest_fmt(CAMPAIGNS "/%" PRId64 "/activate", b), "If-Match: \"2\"", NULL);
     ACT_OK(b, "complete", "completed");
     /* DELETE: drafts only. */
     r = call("DELETE", campaign_path(b), NULL, NULL);
@@ -490,8 +478,8 @@ START_TEST(test_campaign_idempotency_and_form)
     itest_free(a);
     itest_free(b);
     int64_t ids[8], count;
-    size_t n =
-        list_ids(P(CAMPAIGNS "?segment=%" PRId64 "&count=true", seg), "id", ids, 8, &count, NULL);
+    size_t n = list_ids(itest_fmt(CAMPAIGNS "?segment=%" PRId64 "&count=true", seg), "id", ids, 8,
+                        &count, NULL);
     ck_assert_msg(n == 1 && count == 1 && ids[0] == id, "one campaign expected, not %zu", n);
     /* The same key with another body: 422. */
     DO_PROBLEM(422, "/problems/idempotency-key-reused", "POST", CAMPAIGNS, h,
@@ -511,7 +499,7 @@ START_TEST(test_campaign_idempotency_and_form)
     HAS_JSON(b, "{\"status\":\"paused\"}");
     itest_free(a);
     itest_free(b);
-    a = action(id, "pause", P("it-%s-pause-2", word));
+    a = action(id, "pause", itest_fmt("it-%s-pause-2", word));
     CONFLICT(a, "/problems/invalid-transition", "paused", "resume,complete");
     itest_free(a);
     a = EXPECT(200, "GET", campaign_path(id), NULL, NULL);
@@ -535,7 +523,8 @@ START_TEST(test_campaign_idempotency_and_form)
     ck_assert_msg(at && !strstr(loc, "/api/") && strtoll(at + 11, NULL, 10) > 0, "Location %s",
                   loc);
     b = EXPECT(200, "GET", campaign_path(strtoll(at + 11, NULL, 10)), NULL, NULL);
-    HAS_JSON(b, P("{\"name\":\"Browser %s\",\"channel\":\"ads\",\"currency\":\"USD\"}", word));
+    HAS_JSON(b,
+             itest_fmt("{\"name\":\"Browser %s\",\"channel\":\"ads\",\"currency\":\"USD\"}", word));
     itest_free(b);
     itest_free(a);
 }
@@ -552,9 +541,9 @@ START_TEST(test_campaign_list)
     static const char *const chans[] = { "email", "sms", "email", "ads", "email" };
     int64_t id[5];
     for (int i = 0; i < 5; i++)
-        id[i] =
-            NEW_CAMPAIGN(P("%s %s", names[i], word),
-                         P("\"channel\":\"%s\",\"segment_id\":%" PRId64 "," START, chans[i], seg));
+        id[i] = NEW_CAMPAIGN(
+            itest_fmt("%s %s", names[i], word),
+            itest_fmt("\"channel\":\"%s\",\"segment_id\":%" PRId64 "," START, chans[i], seg));
     ACT_OK(id[2], "schedule", "scheduled");
     ACT_OK(id[4], "schedule", "scheduled");
     ACT_OK(id[4], "activate", "active");
@@ -584,8 +573,8 @@ START_TEST(test_campaign_list)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int64_t got[16], count;
         int pages;
-        size_t n = list_ids(P("%s%s", base, cases[i].query), "id", got, 16, &count, &pages);
-        same_ids_at(P("%s", cases[i].query), got, n, cases[i].want, cases[i].n);
+        size_t n = list_ids(itest_fmt("%s%s", base, cases[i].query), "id", got, 16, &count, &pages);
+        same_ids_at(itest_fmt("%s", cases[i].query), got, n, cases[i].want, cases[i].n);
         ck_assert_msg(count == (int64_t)cases[i].n && pages == cases[i].pages,
                       "%s: count %" PRId64 ", %d pages", cases[i].query, count, pages);
     }
@@ -598,13 +587,13 @@ START_TEST(test_campaign_list)
         { "limit=201", "limit" },       { "cursor=xyz", "cursor" },   { "count=yes", "count" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        BAD(400, "GET", P(CAMPAIGNS "?%s", bad[i].q), NULL, NULL, bad[i].field);
+        BAD(400, "GET", itest_fmt(CAMPAIGNS "?%s", bad[i].q), NULL, NULL, bad[i].field);
     DO_PROBLEM(400, "/problems/bad-query", "GET", CAMPAIGNS "?colour=red", NULL, NULL);
     /* A cursor of one sort order is refused by another. */
-    itest_resp *r = EXPECT(200, "GET", P("%s&sort=name&limit=1", base), NULL, NULL);
+    itest_resp *r = EXPECT(200, "GET", itest_fmt("%s&sort=name&limit=1", base), NULL, NULL);
     char *cur = itest_urlencode(str_or(itest_jstr(r->json, "next_cursor")));
     itest_free(r);
-    BAD(400, "GET", P("%s&sort=-name&cursor=%s", base, cur), NULL, NULL, "cursor");
+    BAD(400, "GET", itest_fmt("%s&sort=-name&cursor=%s", base, cur), NULL, NULL, "cursor");
     free(cur);
 }
 END_TEST
@@ -627,7 +616,8 @@ START_TEST(test_segment_crud)
         "{\"field\":\"status\",\"op\":\"in\",\"value\":[\"customer\",\"churned\"]}]}]}";
     itest_resp *r =
         EXPECT(201, "POST", SEGMENTS, NULL,
-               P("{\"name\":\"Loyal, lapsing\",\"description\":\"good ones\",\"rule\":%s}", loose));
+               itest_fmt("{\"name\":\"Loyal, lapsing\",\"description\":\"good ones\",\"rule\":%s}",
+                         loose));
     int64_t id = itest_jint(r->json, "id");
     char path[64];
     snprintf(path, sizeof path, "%s", segment_path(id));
@@ -669,10 +659,10 @@ START_TEST(test_segment_crud)
     HAS_FIELD(r, "rule");
     itest_free(r);
     /* DELETE: refused while any campaign (in any status) targets it. */
-    int64_t camp = NEW_CAMPAIGN("targets", P("\"segment_id\":%" PRId64, id));
+    int64_t camp = NEW_CAMPAIGN("targets", itest_fmt("\"segment_id\":%" PRId64, id));
     DO_PROBLEM(409, "/problems/segment-in-use", "DELETE", path, NULL, NULL);
     int64_t seg2 = NEW_SEGMENT("done", TAG_RULE("b"));
-    int64_t camp2 = NEW_CAMPAIGN("done", P("\"segment_id\":%" PRId64 "," START, seg2));
+    int64_t camp2 = NEW_CAMPAIGN("done", itest_fmt("\"segment_id\":%" PRId64 "," START, seg2));
     ACT_OK(camp2, "schedule", "scheduled");
     ACT_OK(camp2, "activate", "active");
     ACT_OK(camp2, "complete", "completed");
@@ -684,7 +674,7 @@ START_TEST(test_segment_crud)
     DO(204, "DELETE", path, NULL, NULL);
     DO_PROBLEM(404, NULL, "GET", path, NULL, NULL);
     DO_PROBLEM(404, NULL, "DELETE", path, NULL, NULL);
-    BAD(422, "PATCH", campaign_path(camp), NULL, P("{\"segment_id\":%" PRId64 "}", id),
+    BAD(422, "PATCH", campaign_path(camp), NULL, itest_fmt("{\"segment_id\":%" PRId64 "}", id),
         "segment_id");
     /* Forms: the rule is its JSON text; a browser gets a 303. */
     char *rule = itest_urlencode(loose);
@@ -705,9 +695,9 @@ START_TEST(test_segment_list)
     char word[64];
     itest_unique_word(word, sizeof word);
     /* Created b, c, a; mine[] in name order. */
-    int64_t b = NEW_SEGMENT(P("%s b", word), TAG_RULE("b"));
-    int64_t c = NEW_SEGMENT(P("%s c", word), TAG_RULE("c"));
-    int64_t a = NEW_SEGMENT(P("%s a", word), TAG_RULE("a"));
+    int64_t b = NEW_SEGMENT(itest_fmt("%s b", word), TAG_RULE("b"));
+    int64_t c = NEW_SEGMENT(itest_fmt("%s c", word), TAG_RULE("c"));
+    int64_t a = NEW_SEGMENT(itest_fmt("%s a", word), TAG_RULE("a"));
     const int64_t mine[] = { a, b, c };
     static const struct {
         const char *query;
@@ -721,8 +711,8 @@ START_TEST(test_segment_list)
     };
     for (size_t i = 0; i < sizeof sorts / sizeof sorts[0]; i++) {
         int64_t all[512], got[3], want[3], count;
-        size_t n = list_ids(P(SEGMENTS "?%s&count=true", sorts[i].query), "id", all, 512, &count,
-                            NULL),
+        size_t n = list_ids(itest_fmt(SEGMENTS "?%s&count=true", sorts[i].query), "id", all, 512,
+                            &count, NULL),
                k = 0;
         ck_assert_msg(count == (int64_t)n && n >= 3, "%s: %zu rows, count %" PRId64, sorts[i].query,
                       n, count);
@@ -736,7 +726,8 @@ START_TEST(test_segment_list)
     static const char *const bad[] = { "sort=id", "limit=0",    "limit=x",
                                        "count=1", "cursor=abc", "status=draft" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        DO_PROBLEM(400, "/problems/bad-query", "GET", P(SEGMENTS "?%s", bad[i]), NULL, NULL);
+        DO_PROBLEM(400, "/problems/bad-query", "GET", itest_fmt(SEGMENTS "?%s", bad[i]), NULL,
+                   NULL);
 }
 END_TEST
 
@@ -746,29 +737,30 @@ START_TEST(test_segment_preview_basics)
     itest_unique_word(word, sizeof word);
     itest_resp *r = EXPECT(
         200, "POST", PREVIEW, NULL,
-        P("{\"rule\":{\"all\":[{\"value\":\"%s\",\"field\":\"tag\",\"op\":\"eq\"}]}}", word));
+        itest_fmt("{\"rule\":{\"all\":[{\"value\":\"%s\",\"field\":\"tag\",\"op\":\"eq\"}]}}",
+                  word));
     HAS_JSON(r, "{\"count\":0,\"sample\":[]}");
-    RULE_IS(r, P("{\"all\":[{\"field\":\"tag\",\"op\":\"eq\",\"value\":\"%s\"}]}", word));
+    RULE_IS(r, itest_fmt("{\"all\":[{\"field\":\"tag\",\"op\":\"eq\",\"value\":\"%s\"}]}", word));
     itest_free(r);
     r = EXPECT(200, "GET", SEGMENTS "?limit=1&count=true", NULL, NULL);
     int64_t before = itest_jint(r->json, "count");
     itest_free(r);
     /* An unknown member of the body is a 400, and the worker still answers. */
     for (int i = 0; i < 3; i++)
-        BAD(400, "POST", PREVIEW, NULL, P("{\"rule\":" TAG_RULE("a") ",\"name\":\"x%d\"}", i),
-            "name");
+        BAD(400, "POST", PREVIEW, NULL,
+            itest_fmt("{\"rule\":" TAG_RULE("a") ",\"name\":\"x%d\"}", i), "name");
     BAD(400, "POST", PREVIEW, NULL, "{\"limit\":5}", "limit");
     BAD(400, "POST", PREVIEW, NULL, "{\"id\":1,\"rule\":" TAG_RULE("a") "}", "id");
     BAD(422, "POST", PREVIEW, NULL, "{}", "rule");
     DO(200, "POST", PREVIEW, NULL, "{\"rule\":" TAG_RULE("a") "}");
     /* It wrote nothing. */
     r = EXPECT(200, "GET", SEGMENTS "?limit=1&count=true", NULL, NULL);
-    HAS_JSON(r, P("{\"count\":%" PRId64 "}", before));
+    HAS_JSON(r, itest_fmt("{\"count\":%" PRId64 "}", before));
     itest_free(r);
-    DO_PROBLEM(404, NULL, "GET", P(SEGMENTS "/%lld/members", NO_ID), NULL, NULL);
+    DO_PROBLEM(404, NULL, "GET", itest_fmt(SEGMENTS "/%lld/members", NO_ID), NULL, NULL);
     DO_PROBLEM(405, NULL, "GET", PREVIEW, NULL, NULL); /* never taken for an id */
     /* The members query is checked before the segment's existence. */
-    DO_PROBLEM(400, NULL, "GET", P(SEGMENTS "/%lld/members?sort=id", NO_ID), NULL, NULL);
+    DO_PROBLEM(400, NULL, "GET", itest_fmt(SEGMENTS "/%lld/members?sort=id", NO_ID), NULL, NULL);
 }
 END_TEST
 
@@ -801,7 +793,8 @@ static int64_t confirmed_order(int64_t cust, int64_t product, int qty, const cha
     if (campaign > 0)
         snprintf(extra + off, sizeof extra - (size_t)off, ",\"campaign_id\":%" PRId64, campaign);
     int64_t id = itest_new_order(cust, lines, extra);
-    itest_resp *r = EXPECT(200, "POST", P(ITEST_ORDERS "/%" PRId64 "/confirm", id), NULL, NULL);
+    itest_resp *r =
+        EXPECT(200, "POST", itest_fmt(ITEST_ORDERS "/%" PRId64 "/confirm", id), NULL, NULL);
     const char *at = itest_jstr(r->json, "confirmed_at");
     ck_assert_msg(at != NULL, "no confirmed_at: %s", itest_describe(r));
     if (strcmp(at, g_last_confirm) > 0)
@@ -829,13 +822,13 @@ static itest_resp *poll_at(const char *where, const char *path, const char *key,
 
 static const char *customer_analytics(int64_t id)
 {
-    return P(ANALYTICS "/customers/%" PRId64, id);
+    return itest_fmt(ANALYTICS "/customers/%" PRId64, id);
 }
 
 /* {"field":f,"op":o,"value":v} with v as JSON text. */
 static const char *cnd(const char *field, const char *op, const char *value)
 {
-    return P("{\"field\":\"%s\",\"op\":\"%s\",\"value\":%s}", field, op, value);
+    return itest_fmt("{\"field\":\"%s\",\"op\":\"%s\",\"value\":%s}", field, op, value);
 }
 
 static itest_resp *preview_of(const char *rule)
@@ -857,7 +850,7 @@ static const char *selects(const char *cond, unsigned mask)
     int64_t want[NC] = { 0 }, got[16] = { 0 };
     size_t nw = 0, n = 0;
     snprintf(rule, sizeof rule, "{\"all\":[%s,%s]}",
-             P("{\"field\":\"tag\",\"op\":\"eq\",\"value\":\"%s\"}", g_tag), cond);
+             itest_fmt("{\"field\":\"tag\",\"op\":\"eq\",\"value\":\"%s\"}", g_tag), cond);
     for (int i = 0; i < NC; i++)
         if (mask & C(i))
             want[nw++] = g_cust[i];
@@ -886,12 +879,15 @@ static void rules_setup(void)
     itest_unique_word(g_tag, sizeof g_tag);
     itest_unique_word(g_t2, sizeof g_t2);
     itest_unique_word(g_t3, sizeof g_t3);
-    const char *more[NC] = {
-        "", P(",\"%s\"", g_t2), "", P(",\"%s\",\"%s\"", g_t2, g_t3), P(",\"%s\"", g_t3), ""
-    };
+    const char *more[NC] = { "",
+                             itest_fmt(",\"%s\"", g_t2),
+                             "",
+                             itest_fmt(",\"%s\",\"%s\"", g_t2, g_t3),
+                             itest_fmt(",\"%s\"", g_t3),
+                             "" };
     for (int i = 0; i < NC; i++)
         g_cust[i] = itest_new_customer(
-            P("\"status\":\"%s\",\"tags\":[\"%s\"%s]", status[i], g_tag, more[i]));
+            itest_fmt("\"status\":\"%s\",\"tags\":[\"%s\"%s]", status[i], g_tag, more[i]));
     int64_t eur = itest_new_product(500, "EUR", NULL), usd = itest_new_product(500, "USD", NULL);
     /* Marketing knows them all (from the customer events). */
     double end = itest_now() + 5;
@@ -929,11 +925,11 @@ START_TEST(test_rule_status_tag)
     SEL(cnd("status", "in", "[\"prospect\",\"churned\"]"), C(1) | C(4));
     SEL(cnd("status", "in", "[\"lead\"]"), C(0) | C(5));
     SEL(cnd("status", "not_in", "[\"lead\",\"customer\"]"), C(1) | C(4));
-    SEL(cnd("tag", "eq", P("\"%s\"", g_tag)), 0x3f);
-    SEL(cnd("tag", "eq", P("\"%s\"", g_t2)), C(1) | C(3));
-    SEL(cnd("tag", "ne", P("\"%s\"", g_t2)), C(0) | C(2) | C(4) | C(5));
-    SEL(cnd("tag", "in", P("[\"%s\",\"%s\"]", g_t2, g_t3)), C(1) | C(3) | C(4));
-    SEL(cnd("tag", "not_in", P("[\"%s\",\"%s\"]", g_t2, g_t3)), C(0) | C(2) | C(5));
+    SEL(cnd("tag", "eq", itest_fmt("\"%s\"", g_tag)), 0x3f);
+    SEL(cnd("tag", "eq", itest_fmt("\"%s\"", g_t2)), C(1) | C(3));
+    SEL(cnd("tag", "ne", itest_fmt("\"%s\"", g_t2)), C(0) | C(2) | C(4) | C(5));
+    SEL(cnd("tag", "in", itest_fmt("[\"%s\",\"%s\"]", g_t2, g_t3)), C(1) | C(3) | C(4));
+    SEL(cnd("tag", "not_in", itest_fmt("[\"%s\",\"%s\"]", g_t2, g_t3)), C(0) | C(2) | C(5));
     SEL(cnd("tag", "eq", "\"zz-no-such-tag\""), 0);
     SEL(cnd("tag", "not_in", "[\"zz-no-such-tag\"]"), 0x3f);
     /* any, and groups in groups (3 levels). */
@@ -942,7 +938,7 @@ START_TEST(test_rule_status_tag)
              cnd("orders_count", "gte", "3"));
     SEL(g, C(1) | C(3));
     snprintf(g, sizeof g, "{\"any\":[{\"all\":[%s,%s]},%s]}", cnd("status", "eq", "\"lead\""),
-             cnd("orders_count", "eq", "0"), cnd("tag", "eq", P("\"%s\"", g_t3)));
+             cnd("orders_count", "eq", "0"), cnd("tag", "eq", itest_fmt("\"%s\"", g_t3)));
     SEL(g, C(0) | C(3) | C(4) | C(5));
 }
 END_TEST
@@ -983,9 +979,9 @@ START_TEST(test_rule_orders_revenue)
     for (int i = 0; i < NC; i++) {
         itest_resp *r = EXPECT(200, "GET", customer_analytics(g_cust[i]), NULL, NULL);
         HAS_JSON(r, want[i]);
-        HAS_JSON(r, P("{\"customer_id\":%" PRId64 ",\"deleted\":false,"
-                      "\"reporting_currency\":\"EUR\"}",
-                      g_cust[i]));
+        HAS_JSON(r, itest_fmt("{\"customer_id\":%" PRId64 ",\"deleted\":false,"
+                              "\"reporting_currency\":\"EUR\"}",
+                              g_cust[i]));
         itest_free(r);
     }
 }
@@ -1053,7 +1049,7 @@ static const char *score_pass(char *computed, size_t n)
             score_of(itest_jget(cut, "monetary"), itest_jint(r->json, "revenue_cents"), NULL)
         };
         ck_assert_msg(!o || (want[0] == sc[i][0] && want[1] == sc[i][1] && want[2] == sc[i][2] &&
-                             strcmp(P("%d%d%d", want[0], want[1], want[2]),
+                             strcmp(itest_fmt("%d%d%d", want[0], want[1], want[2]),
                                     str_or(itest_jstr(o, "code"))) == 0),
                       "c%d: rfm should be %d%d%d against %s: %s", i, want[0], want[1], want[2],
                       json_object_to_json_string(cut), itest_describe(r));
@@ -1070,7 +1066,7 @@ static const char *score_pass(char *computed, size_t n)
                 for (int i = 0; i < NC; i++)
                     if (sc[i][f] > 0 && op_holds(ops[o], sc[i][f], k))
                         mask |= C(i);
-                m = selects(cnd(fields[f], ops[o], P("%d", k)), mask);
+                m = selects(cnd(fields[f], ops[o], itest_fmt("%d", k)), mask);
             }
             int k2 = k % 5 + 1;
             for (int i = 0; i < NC; i++) {
@@ -1078,9 +1074,9 @@ static const char *score_pass(char *computed, size_t n)
                 not_in |= sc[i][f] > 0 && sc[i][f] != k ? C(i) : 0;
             }
             if (m == NULL)
-                m = selects(cnd(fields[f], "in", P("[%d,%d]", k, k2)), in);
+                m = selects(cnd(fields[f], "in", itest_fmt("[%d,%d]", k, k2)), in);
             if (m == NULL)
-                m = selects(cnd(fields[f], "not_in", P("[%d]", k)), not_in);
+                m = selects(cnd(fields[f], "not_in", itest_fmt("[%d]", k)), not_in);
             if (m != NULL)
                 return snprintf(why, sizeof why, "%s", m), why;
         }
@@ -1122,7 +1118,8 @@ static void bad_rule_at(const char *where, const char *rule, const char *field)
 }
 #define BAD_RULE(rule, field) bad_rule_at(HERE, (rule), (field))
 /* {"all":[T, cond]}: the error is on rule.all[1]<member>. */
-#define BAD_COND(cond, member) BAD_RULE(P("{\"all\":[" T ",%s]}", (cond)), "rule.all[1]" member)
+#define BAD_COND(cond, member)                                                                     \
+    BAD_RULE(itest_fmt("{\"all\":[" T ",%s]}", (cond)), "rule.all[1]" member)
 
 /* "[1,2,...,n]" (the caller frees). */
 static char *int_list(int n)
@@ -1173,7 +1170,7 @@ START_TEST(test_rule_errors)
     for (char *c = strtok_r(values, "|", &save); c; c = strtok_r(NULL, "|", &save)) {
         char f[32], o[16], v[64];
         ck_assert_int_eq(sscanf(c, "%31s %15s %63[^\n]", f, o, v), 3);
-        bad_rule_at(c, P("{\"all\":[" T ",%s]}", cnd(f, o, v)), "rule.all[1].value");
+        bad_rule_at(c, itest_fmt("{\"all\":[" T ",%s]}", cnd(f, o, v)), "rule.all[1].value");
     }
     BAD_COND(cnd("m_score", "in", "[1,6]"), ".value[1]");
     BAD_COND(cnd("tag", "not_in", "[\"ok\",\"NOT OK\"]"), ".value[1]");
@@ -1182,7 +1179,7 @@ START_TEST(test_rule_errors)
     free(list);
     list = int_list(100);
     DO(200, "POST", PREVIEW, NULL,
-       P("{\"rule\":{\"all\":[%s]}}", cnd("orders_count", "not_in", list)));
+       itest_fmt("{\"rule\":{\"all\":[%s]}}", cnd("orders_count", "not_in", list)));
     BAD_COND("{\"field\":\"status\",\"op\":\"eq\"}", ".value");
     BAD_COND("{\"field\":\"status\",\"op\":\"eq\",\"value\":\"lead\",\"negate\":true}", ".negate");
     /* Groups; the rule is an object. */
@@ -1201,8 +1198,9 @@ START_TEST(test_rule_errors)
     BAD_RULE("[" T "]", "rule");
     BAD_RULE("null", "rule");
     /* Every place is reported at once. */
-    itest_resp *r = preview_of(P("{\"all\":[%s,%s,{\"any\":[%s]}]}", cnd("colour", "eq", "1"),
-                                 cnd("status", "gt", "\"lead\""), cnd("m_score", "eq", "9")));
+    itest_resp *r =
+        preview_of(itest_fmt("{\"all\":[%s,%s,{\"any\":[%s]}]}", cnd("colour", "eq", "1"),
+                             cnd("status", "gt", "\"lead\""), cnd("m_score", "eq", "9")));
     ITEST_ASSERT_PROBLEM(r, 422);
     HAS_FIELD(r, "rule.all[0].field");
     HAS_FIELD(r, "rule.all[1].op");
@@ -1241,10 +1239,10 @@ START_TEST(test_rule_nesting)
     char in[128], rule[512];
     snprintf(in, sizeof in, "%s", cnd("status", "in", "[\"lead\"]"));
     DO(200, "POST", PREVIEW, NULL, "{\"rule\":{\"all\":[{\"any\":[{\"all\":[" T "]}]}]}}");
-    DO(200, "POST", PREVIEW, NULL, P("{\"rule\":{\"all\":[{\"any\":[%s]}]}}", in));
+    DO(200, "POST", PREVIEW, NULL, itest_fmt("{\"rule\":{\"all\":[{\"any\":[%s]}]}}", in));
     snprintf(rule, sizeof rule, "{\"all\":[{\"any\":[{\"all\":[%s]}]}]}", in);
-    itest_resp *r =
-        PROBLEM(400, "/problems/malformed-body", "POST", PREVIEW, NULL, P("{\"rule\":%s}", rule));
+    itest_resp *r = PROBLEM(400, "/problems/malformed-body", "POST", PREVIEW, NULL,
+                            itest_fmt("{\"rule\":%s}", rule));
     ck_assert_msg(strstr(str_or(itest_jstr(r->json, "detail")), "nesting") != NULL, "%s",
                   itest_describe(r));
     itest_free(r);
@@ -1293,7 +1291,8 @@ START_TEST(test_rule_hostile_values)
         "\"%\"",
     };
     static const char *const ops[] = { "eq", "ne", "in" };
-    itest_resp *r = preview_of(P("{\"all\":[%s]}", cnd("tag", "eq", P("\"%s\"", g_tag))));
+    itest_resp *r =
+        preview_of(itest_fmt("{\"all\":[%s]}", cnd("tag", "eq", itest_fmt("\"%s\"", g_tag))));
     ITEST_ASSERT_STATUS(r, 200);
     HAS_JSON(r, "{\"count\":6}");
     itest_free(r);
@@ -1304,7 +1303,7 @@ START_TEST(test_rule_hostile_values)
                          "{\"all\":[" T ",{\"field\":\"%s\",\"op\":\"%s\",\"value\":%s%s%s}]}",
                          f ? "status" : "tag", ops[o], o == 2 ? "[" : "", values[i],
                          o == 2 ? "]" : "");
-                bad_rule_at(P("%s value %zu op %s", f ? "status" : "tag", i, ops[o]), rule,
+                bad_rule_at(itest_fmt("%s value %zu op %s", f ? "status" : "tag", i, ops[o]), rule,
                             o == 2 ? "rule.all[1].value[0]" : "rule.all[1].value");
             }
         }
@@ -1314,7 +1313,7 @@ START_TEST(test_rule_hostile_values)
     for (int i = 0; i < 6; i++)
         BAD_COND(cnd(nums[i], "eq", "\"1 OR 1=1\""), ".value");
     /* Nothing changed. */
-    r = preview_of(P("{\"all\":[%s]}", cnd("tag", "eq", P("\"%s\"", g_tag))));
+    r = preview_of(itest_fmt("{\"all\":[%s]}", cnd("tag", "eq", itest_fmt("\"%s\"", g_tag))));
     ITEST_ASSERT_STATUS(r, 200);
     HAS_JSON(r, "{\"count\":6}");
     itest_free(r);
@@ -1327,16 +1326,16 @@ END_TEST
 START_TEST(test_segment_members)
 {
     char rule[512], seg_path[64], seg2_path[64];
-    snprintf(rule, sizeof rule, "{\"all\":[%s]}", cnd("tag", "eq", P("\"%s\"", g_tag)));
+    snprintf(rule, sizeof rule, "{\"all\":[%s]}", cnd("tag", "eq", itest_fmt("\"%s\"", g_tag)));
     int64_t seg = NEW_SEGMENT("members", rule);
     snprintf(seg_path, sizeof seg_path, "%s/members", segment_path(seg));
     int64_t ids[16], count;
     int pages;
-    size_t n =
-        list_ids(P("%s?limit=2&count=true", seg_path), "customer_id", ids, 16, &count, &pages);
+    size_t n = list_ids(itest_fmt("%s?limit=2&count=true", seg_path), "customer_id", ids, 16,
+                        &count, &pages);
     SAME_IDS(ids, n, g_cust, NC);
     ck_assert_msg(count == NC && pages == 3, "count %" PRId64 ", %d pages", count, pages);
-    n = list_ids(P("%s?count=false", seg_path), "customer_id", ids, 16, NULL, &pages);
+    n = list_ids(itest_fmt("%s?count=false", seg_path), "customer_id", ids, 16, NULL, &pages);
     SAME_IDS(ids, n, g_cust, NC);
     ck_assert_int_eq(pages, 1);
     /* The preview of the same rule agrees. */
@@ -1346,16 +1345,17 @@ START_TEST(test_segment_members)
     for (size_t i = 0, off = 0; i < NC; i++)
         off +=
             (size_t)snprintf(list + off, sizeof list - off, "%s%" PRId64, i ? "," : "", g_cust[i]);
-    HAS_JSON(r, P("{\"count\":6,\"sample\":[%s]}", list));
+    HAS_JSON(r, itest_fmt("{\"count\":6,\"sample\":[%s]}", list));
     itest_free(r);
     /* A member's shape. */
-    r = EXPECT(200, "GET", P("%s?limit=4", seg_path), NULL, NULL);
+    r = EXPECT(200, "GET", itest_fmt("%s?limit=4", seg_path), NULL, NULL);
     json_object *items = itest_jget(r->json, "items");
     json_object *m3 = json_object_array_get_idx(items, 3);
     has_json_at(HERE, m3, r,
-                P("{\"customer_id\":%" PRId64 ",\"name\":\"IT customer\",\"status\":\"customer\","
-                  "\"orders_count\":3,\"revenue_cents\":6000}",
-                  g_cust[3]));
+                itest_fmt("{\"customer_id\":%" PRId64
+                          ",\"name\":\"IT customer\",\"status\":\"customer\","
+                          "\"orders_count\":3,\"revenue_cents\":6000}",
+                          g_cust[3]));
     ck_assert_msg(itest_jstr(m3, "email") && itest_jstr(m3, "last_order_at") &&
                       itest_jint(itest_jget(m3, "rfm"), "frequency") >= 1,
                   "member c3: %s", itest_describe(r));
@@ -1364,24 +1364,26 @@ START_TEST(test_segment_members)
     char *cur = itest_urlencode(str_or(itest_jstr(r->json, "next_cursor")));
     itest_free(r);
     /* A narrower rule: the customers with orders. */
-    snprintf(rule, sizeof rule, "{\"all\":[%s,%s]}", cnd("tag", "eq", P("\"%s\"", g_tag)),
+    snprintf(rule, sizeof rule, "{\"all\":[%s,%s]}", cnd("tag", "eq", itest_fmt("\"%s\"", g_tag)),
              cnd("orders_count", "gte", "1"));
     snprintf(seg2_path, sizeof seg2_path, "%s/members", segment_path(NEW_SEGMENT("buyers", rule)));
-    n = list_ids(P("%s?limit=3&count=true", seg2_path), "customer_id", ids, 16, &count, NULL);
+    n = list_ids(itest_fmt("%s?limit=3&count=true", seg2_path), "customer_id", ids, 16, &count,
+                 NULL);
     SAME_IDS(ids, n, &g_cust[1], 4);
     ck_assert_int_eq(count, 4);
     SEL(cnd("orders_count", "gte", "1"), WITH_ORDERS);
     /* Bad queries: no sort; another segment's cursor. */
     static const char *const bad[] = { "sort=id", "limit=0", "limit=201", "count=2", "status=x" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        DO_PROBLEM(400, "/problems/bad-query", "GET", P("%s?%s", seg_path, bad[i]), NULL, NULL);
-    BAD(400, "GET", P("%s?cursor=%s", seg2_path, cur), NULL, NULL, "cursor");
-    n = list_ids(P("%s?cursor=%s", seg_path, cur), "customer_id", ids, 16, NULL, NULL);
+        DO_PROBLEM(400, "/problems/bad-query", "GET", itest_fmt("%s?%s", seg_path, bad[i]), NULL,
+                   NULL);
+    BAD(400, "GET", itest_fmt("%s?cursor=%s", seg2_path, cur), NULL, NULL, "cursor");
+    n = list_ids(itest_fmt("%s?cursor=%s", seg_path, cur), "customer_id", ids, 16, NULL, NULL);
     SAME_IDS(ids, n, &g_cust[4], 2);
     free(cur);
     /* A deleted customer leaves every segment; its analytics say so. */
-    DO(204, "DELETE", P(ITEST_CUSTOMERS "/%" PRId64, g_cust[5]), NULL, NULL);
-    itest_free(POLL(P("%s?count=true", seg_path), "count", NC - 1));
+    DO(204, "DELETE", itest_fmt(ITEST_CUSTOMERS "/%" PRId64, g_cust[5]), NULL, NULL);
+    itest_free(POLL(itest_fmt("%s?count=true", seg_path), "count", NC - 1));
     r = EXPECT(200, "GET", customer_analytics(g_cust[5]), NULL, NULL);
     HAS_JSON(r, "{\"deleted\":true}");
     itest_free(r);
@@ -1405,11 +1407,13 @@ static double roi_of(int64_t revenue, int64_t cost)
 static void figures_at(const char *where, int64_t id, int64_t orders, int64_t revenue,
                        int64_t budget, const char *others)
 {
-    itest_resp *r = poll_at(where, P(ANALYTICS "/campaigns/%" PRId64, id), "orders", orders);
+    itest_resp *r =
+        poll_at(where, itest_fmt(ANALYTICS "/campaigns/%" PRId64, id), "orders", orders);
     has_json_at(where, r->json, r,
-                P("{\"campaign_id\":%" PRId64 ",\"currency\":\"EUR\",\"revenue_cents\":%" PRId64
-                  ",\"cost_cents\":%" PRId64 "}",
-                  id, revenue, budget));
+                itest_fmt("{\"campaign_id\":%" PRId64
+                          ",\"currency\":\"EUR\",\"revenue_cents\":%" PRId64
+                          ",\"cost_cents\":%" PRId64 "}",
+                          id, revenue, budget));
     json_object *roi = itest_jget(r->json, "roi");
     double want = budget ? roi_of(revenue, budget) : 0, got = json_object_get_double(roi);
     ck_assert_msg(budget ? roi != NULL && got - want < 1e-9 && want - got < 1e-9
@@ -1441,12 +1445,12 @@ START_TEST(test_campaign_analytics)
     confirmed_order(cust, usd, 1, "USD", camp);
     confirmed_order(cust, eur, 5, "EUR", 0); /* not the campaign's */
     /* a draft carrying the campaign's id counts for nothing */
-    itest_new_order(cust, P("[{\"product_id\":%" PRId64 ",\"quantity\":9}]", eur),
-                    P("\"campaign_id\":%" PRId64, camp));
+    itest_new_order(cust, itest_fmt("[{\"product_id\":%" PRId64 ",\"quantity\":9}]", eur),
+                    itest_fmt("\"campaign_id\":%" PRId64, camp));
     itest_free(POLL(customer_analytics(cust), "orders_count", 4));
     FIGURES(camp, 2, 3300, 10000, "USD:1:990");
     /* A cancelled order no longer counts. */
-    DO(200, "POST", P(ITEST_ORDERS "/%" PRId64 "/cancel", o2), NULL, NULL);
+    DO(200, "POST", itest_fmt(ITEST_ORDERS "/%" PRId64 "/cancel", o2), NULL, NULL);
     FIGURES(camp, 1, 2200, 10000, "USD:1:990");
     itest_resp *r = POLL(customer_analytics(cust), "orders_count", 3);
     HAS_JSON(r, "{\"revenue_cents\":7700}");
@@ -1462,19 +1466,19 @@ START_TEST(test_campaign_analytics)
     confirmed_order(cust, usd, 2, "USD", camp2);
     confirmed_order(cust, eur, 1, "EUR", camp2);
     itest_free(POLL(customer_analytics(cust), "orders_count", 5));
-    r = POLL(P(ANALYTICS "/campaigns/%" PRId64, camp2), "orders", 1);
+    r = POLL(itest_fmt(ANALYTICS "/campaigns/%" PRId64, camp2), "orders", 1);
     HAS_JSON(r, "{\"currency\":\"USD\",\"revenue_cents\":1980,\"cost_cents\":990,\"roi\":1.0,"
                 "\"other_currencies\":[{\"currency\":\"EUR\",\"orders\":1,"
                 "\"revenue_cents\":1100}]}");
     itest_free(r);
     /* Unknown campaigns and customers: 404. */
-    DO_PROBLEM(404, NULL, "GET", P(ANALYTICS "/campaigns/%lld", NO_ID), NULL, NULL);
+    DO_PROBLEM(404, NULL, "GET", itest_fmt(ANALYTICS "/campaigns/%lld", NO_ID), NULL, NULL);
     DO_PROBLEM(404, NULL, "GET", ANALYTICS "/campaigns/x", NULL, NULL);
-    DO_PROBLEM(404, NULL, "GET", P(ANALYTICS "/customers/%lld", NO_ID), NULL, NULL);
+    DO_PROBLEM(404, NULL, "GET", itest_fmt(ANALYTICS "/customers/%lld", NO_ID), NULL, NULL);
     DO_PROBLEM(404, NULL, "GET", ANALYTICS "/customers/-3", NULL, NULL);
     int64_t gone = NEW_CAMPAIGN("gone", NULL);
     DO(204, "DELETE", campaign_path(gone), NULL, NULL);
-    DO_PROBLEM(404, NULL, "GET", P(ANALYTICS "/campaigns/%" PRId64, gone), NULL, NULL);
+    DO_PROBLEM(404, NULL, "GET", itest_fmt(ANALYTICS "/campaigns/%" PRId64, gone), NULL, NULL);
     /* The grid: 25 cells, recency-major, adding up to the customers. */
     r = EXPECT(200, "GET", ANALYTICS "/rfm", NULL, NULL);
     json_object *grid = itest_jget(r->json, "grid");
@@ -1503,8 +1507,8 @@ START_TEST(test_campaign_roi_rounding)
     int64_t down = NEW_CAMPAIGN("tie down", "\"budget_cents\":3200");
     confirmed_order(cust, p33, 1, "EUR", up);
     confirmed_order(cust, p31, 1, "EUR", down);
-    itest_resp *a = POLL(P(ANALYTICS "/campaigns/%" PRId64, up), "revenue_cents", 3300);
-    itest_resp *b = POLL(P(ANALYTICS "/campaigns/%" PRId64, down), "revenue_cents", 3100);
+    itest_resp *a = POLL(itest_fmt(ANALYTICS "/campaigns/%" PRId64, up), "revenue_cents", 3300);
+    itest_resp *b = POLL(itest_fmt(ANALYTICS "/campaigns/%" PRId64, down), "revenue_cents", 3100);
     double ra = json_object_get_double(itest_jget(a->json, "roi"));
     double rb = json_object_get_double(itest_jget(b->json, "roi"));
     ck_assert_msg(

@@ -46,20 +46,6 @@ static const char *str_or(const char *s)
     return s ? s : "(null)";
 }
 
-/* A string from a format, in one of 8 rotating buffers. */
-static const char *P(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static const char *P(const char *fmt, ...)
-{
-    static char bufs[8][4096];
-    static unsigned next;
-    char *b = bufs[next++ % 8];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(b, sizeof bufs[0], fmt, ap);
-    va_end(ap);
-    return b;
-}
-
 static size_t count_of(const char *s, const char *needle)
 {
     size_t n = 0;
@@ -119,8 +105,8 @@ static void problem_page_at(const char *where, const itest_resp *r, long status)
     ck_assert_msg(r->status == status, "%s: want %ld: %s", where, status, itest_describe(r));
     const char *ct = str_or(itest_header_get(r, "Content-Type"));
     ck_assert_msg(strncmp(ct, "text/html", 9) == 0, "%s: Content-Type %s", where, ct);
-    ck_assert_msg(strstr(r->body, P("data-status=\"%ld\"", status)) != NULL, "%s: %s", where,
-                  r->body);
+    ck_assert_msg(strstr(r->body, itest_fmt("data-status=\"%ld\"", status)) != NULL, "%s: %s",
+                  where, r->body);
 }
 #define PROBLEM_PAGE(r, st) problem_page_at(HERE, (r), (st))
 
@@ -261,16 +247,17 @@ static void same_ids(const char *what, const int64_t *a, size_t na, const int64_
 START_TEST(test_pages_render_escaped)
 {
     const char *evil = "<script>alert(1)</script> & \\\"q\\\"";
-    int64_t seg = CREATED(SEGMENTS, P("{\"name\":\"%s seg\",\"description\":\"<b>d</b>\","
-                                      "\"rule\":{\"all\":[{\"field\":\"tag\",\"op\":\"eq\","
-                                      "\"value\":\"zz-none\"}]}}",
-                                      evil));
-    int64_t c = CREATED(CAMPAIGNS, P("{\"name\":\"%s camp\",\"channel\":\"email\",\"currency\":"
+    int64_t seg = CREATED(SEGMENTS, itest_fmt("{\"name\":\"%s seg\",\"description\":\"<b>d</b>\","
+                                              "\"rule\":{\"all\":[{\"field\":\"tag\",\"op\":\"eq\","
+                                              "\"value\":\"zz-none\"}]}}",
+                                              evil));
+    int64_t c =
+        CREATED(CAMPAIGNS, itest_fmt("{\"name\":\"%s camp\",\"channel\":\"email\",\"currency\":"
                                      "\"EUR\",\"budget_cents\":1000,\"segment_id\":%" PRId64 "}",
                                      evil, seg));
     const char *const paths[] = {
-        "/campaigns",    P("/campaigns/%" PRId64, c),  "/campaigns/new", "/segments",
-        "/segments/new", P("/segments/%" PRId64, seg), "/dashboard",
+        "/campaigns",    itest_fmt("/campaigns/%" PRId64, c),  "/campaigns/new", "/segments",
+        "/segments/new", itest_fmt("/segments/%" PRId64, seg), "/dashboard",
     };
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         itest_resp *r = PAGE(paths[i]);
@@ -281,14 +268,14 @@ START_TEST(test_pages_render_escaped)
         itest_free(r);
     }
     /* the segment's page links the script of the rule builder, nothing else does */
-    itest_resp *r = PAGE(P("/segments/%" PRId64, seg));
+    itest_resp *r = PAGE(itest_fmt("/segments/%" PRId64, seg));
     HAS(r, "<script src=\"/assets/segments.");
     HAS(r, "<output id=\"segment-preview\" aria-live=\"polite\">");
     itest_free(r);
-    r = PAGE(P("/campaigns/%" PRId64, c));
+    r = PAGE(itest_fmt("/campaigns/%" PRId64, c));
     HAS_NOT(r, "assets/segments.");
     /* its segment, linked by name */
-    HAS(r, P("<a href=\"/segments/%" PRId64 "\">&lt;script&gt;", seg));
+    HAS(r, itest_fmt("<a href=\"/segments/%" PRId64 "\">&lt;script&gt;", seg));
     itest_free(r);
     /* not found: a page too */
     const char *h[] = { HTML, NULL };
@@ -314,20 +301,20 @@ START_TEST(test_campaign_form_flow)
     HAS(r, "name=\"segment_id\"");
     HAS(r, ">Create campaign</button>");
     itest_free(r);
-    const char *page =
-        SEE_OTHER(form_post(CAMPAIGNS, P("name=Form+%s&description=&channel=sms&budget_cents=5000"
-                                         "&currency=EUR&starts_at=&ends_at=&segment_id=",
-                                         word)),
-                  "/campaigns/");
+    const char *page = SEE_OTHER(
+        form_post(CAMPAIGNS, itest_fmt("name=Form+%s&description=&channel=sms&budget_cents=5000"
+                                       "&currency=EUR&starts_at=&ends_at=&segment_id=",
+                                       word)),
+        "/campaigns/");
     int64_t id = strtoll(page + 11, NULL, 10);
     char path[64];
     snprintf(path, sizeof path, "%s", page);
     r = PAGE(path);
-    HAS(r, P("<h1>Form %s</h1>", word));
+    HAS(r, itest_fmt("<h1>Form %s</h1>", word));
     HAS(r, "data-status=\"draft\"");
     HAS(r, "50.00 EUR");
     /* a draft: schedule, edit and delete are offered, nothing else */
-    HAS(r, P("action=\"/api/v1/campaigns/%" PRId64 "/schedule\"", id));
+    HAS(r, itest_fmt("action=\"/api/v1/campaigns/%" PRId64 "/schedule\"", id));
     HAS_NOT(r, "/activate\"");
     HAS(r, "name=\"_method\" value=\"PATCH\"");
     HAS(r, "name=\"_method\" value=\"DELETE\"");
@@ -336,46 +323,48 @@ START_TEST(test_campaign_form_flow)
 
     /* edit: PATCH with the version read, back to the page */
     const char *back = SEE_OTHER(
-        form_post(P(CAMPAIGNS "/%" PRId64, id),
-                  P("_method=PATCH&_if_match=1&_next=%%2Fcampaigns%%2F%" PRId64
-                    "&name=Renamed+%s&description=Said&channel=ads&budget_cents=7000&currency=EUR"
-                    "&starts_at=2031-01-01T09%%3A00%%3A00Z&ends_at=&segment_id=",
-                    id, word)),
+        form_post(
+            itest_fmt(CAMPAIGNS "/%" PRId64, id),
+            itest_fmt("_method=PATCH&_if_match=1&_next=%%2Fcampaigns%%2F%" PRId64
+                      "&name=Renamed+%s&description=Said&channel=ads&budget_cents=7000&currency=EUR"
+                      "&starts_at=2031-01-01T09%%3A00%%3A00Z&ends_at=&segment_id=",
+                      id, word)),
         path);
     ck_assert_str_eq(back, path);
     r = PAGE(path);
-    HAS(r, P("<h1>Renamed %s</h1>", word));
+    HAS(r, itest_fmt("<h1>Renamed %s</h1>", word));
     HAS(r, "<dt>Version</dt><dd>2</dd>");
     HAS(r, "2031-01-01 09:00");
     HAS(r, "value=\"2031-01-01T09:00:00.000000Z\""); /* the edit form reads back */
     itest_free(r);
 
     /* an action: schedule, then the page offers activate */
-    SEE_OTHER(form_post(P(CAMPAIGNS "/%" PRId64 "/schedule", id),
-                        P("_if_match=2&_next=%%2Fcampaigns%%2F%" PRId64, id)),
+    SEE_OTHER(form_post(itest_fmt(CAMPAIGNS "/%" PRId64 "/schedule", id),
+                        itest_fmt("_if_match=2&_next=%%2Fcampaigns%%2F%" PRId64, id)),
               path);
     r = PAGE(path);
     HAS(r, "data-status=\"scheduled\"");
-    HAS(r, P("action=\"/api/v1/campaigns/%" PRId64 "/activate\"", id));
+    HAS(r, itest_fmt("action=\"/api/v1/campaigns/%" PRId64 "/activate\"", id));
     HAS_NOT(r, "/schedule\"");
     HAS_NOT(r, "value=\"DELETE\""); /* only a draft can be deleted */
     itest_free(r);
 
     /* stale: the form read version 2, the campaign is at 3 */
-    r = form_post(P(CAMPAIGNS "/%" PRId64, id),
-                  P("_method=PATCH&_if_match=2&_next=%%2Fcampaigns%%2F%" PRId64 "&name=Lost", id));
+    r = form_post(
+        itest_fmt(CAMPAIGNS "/%" PRId64, id),
+        itest_fmt("_method=PATCH&_if_match=2&_next=%%2Fcampaigns%%2F%" PRId64 "&name=Lost", id));
     PROBLEM_PAGE(r, 412);
     HAS(r, "Someone changed this record");
     itest_free(r);
-    r = api_get(P(CAMPAIGNS "/%" PRId64, id));
-    ck_assert_str_eq(str_or(itest_jstr(r->json, "name")), P("Renamed %s", word));
+    r = api_get(itest_fmt(CAMPAIGNS "/%" PRId64, id));
+    ck_assert_str_eq(str_or(itest_jstr(r->json, "name")), itest_fmt("Renamed %s", word));
     ck_assert_int_eq(itest_jint(r->json, "version"), 3);
     itest_free(r);
     /* a stale action changes nothing either */
-    r = form_post(P(CAMPAIGNS "/%" PRId64 "/activate", id), "_if_match=2");
+    r = form_post(itest_fmt(CAMPAIGNS "/%" PRId64 "/activate", id), "_if_match=2");
     PROBLEM_PAGE(r, 412);
     itest_free(r);
-    r = api_get(P(CAMPAIGNS "/%" PRId64, id));
+    r = api_get(itest_fmt(CAMPAIGNS "/%" PRId64, id));
     ck_assert_str_eq(str_or(itest_jstr(r->json, "status")), "scheduled");
     itest_free(r);
 }
@@ -404,14 +393,15 @@ START_TEST(test_campaign_form_errors)
     /* delete from the page: a draft, then gone */
     int64_t id = CREATED(CAMPAIGNS, "{\"name\":\"doomed\",\"channel\":\"email\",\"currency\":"
                                     "\"EUR\"}");
-    r = form_post(P(CAMPAIGNS "/%" PRId64, id), "_method=DELETE&_if_match=7&_next=%2Fcampaigns");
+    r = form_post(itest_fmt(CAMPAIGNS "/%" PRId64, id),
+                  "_method=DELETE&_if_match=7&_next=%2Fcampaigns");
     PROBLEM_PAGE(r, 412);
     itest_free(r);
-    SEE_OTHER(
-        form_post(P(CAMPAIGNS "/%" PRId64, id), "_method=DELETE&_if_match=1&_next=%2Fcampaigns"),
-        "/campaigns");
+    SEE_OTHER(form_post(itest_fmt(CAMPAIGNS "/%" PRId64, id),
+                        "_method=DELETE&_if_match=1&_next=%2Fcampaigns"),
+              "/campaigns");
     const char *h[] = { HTML, NULL };
-    r = itest_get(P("/campaigns/%" PRId64, id), h);
+    r = itest_get(itest_fmt("/campaigns/%" PRId64, id), h);
     PROBLEM_PAGE(r, 404);
     itest_free(r);
 }
@@ -425,7 +415,7 @@ START_TEST(test_campaign_list_filters_and_pages)
     /* a few of our own in one filter, so there is more than one page */
     for (int i = 0; i < 3; i++)
         CREATED(CAMPAIGNS,
-                P("{\"name\":\"page %d\",\"channel\":\"event\",\"currency\":\"EUR\"}", i));
+                itest_fmt("{\"name\":\"page %d\",\"channel\":\"event\",\"currency\":\"EUR\"}", i));
     size_t nw = api_ids(CAMPAIGNS "?status=draft&channel=event&limit=200", want, 4096);
     size_t ng = page_ids("/campaigns?status=draft&channel=event&limit=2", "id=\"campaigns-table\"",
                          "/campaigns/", got, 4096, &pages);
@@ -469,8 +459,8 @@ START_TEST(test_segment_form_flow)
     char word[64], tag[64], body[2048];
     itest_unique_word(word, sizeof word);
     itest_unique_word(tag, sizeof tag);
-    int64_t c1 = itest_new_customer(P("\"tags\":[\"%s\"],\"status\":\"lead\"", tag));
-    int64_t c2 = itest_new_customer(P("\"tags\":[\"%s\"],\"status\":\"customer\"", tag));
+    int64_t c1 = itest_new_customer(itest_fmt("\"tags\":[\"%s\"],\"status\":\"lead\"", tag));
+    int64_t c2 = itest_new_customer(itest_fmt("\"tags\":[\"%s\"],\"status\":\"customer\"", tag));
 
     itest_resp *r = PAGE("/segments/new");
     HAS(r, "action=\"/api/v1/segments\" data-enhance data-next=\"/segments/{id}\" novalidate");
@@ -491,7 +481,7 @@ START_TEST(test_segment_form_flow)
     int64_t id = strtoll(page + 10, NULL, 10);
     char path[64];
     snprintf(path, sizeof path, "%s", page);
-    r = api_get(P(SEGMENTS "/%" PRId64, id));
+    r = api_get(itest_fmt(SEGMENTS "/%" PRId64, id));
     char want[512];
     snprintf(want, sizeof want,
              "{\"all\":[{\"field\":\"tag\",\"op\":\"eq\",\"value\":\"%s\"},{\"field\":\"status\","
@@ -513,15 +503,16 @@ START_TEST(test_segment_form_flow)
     ck_assert_msg(attr_int(r->body, "id=\"segment-count\"", "data-count") == 2, "count: %s",
                   r->body);
     HAS(r, "All of these hold:");
-    HAS(r, P("Tag is <strong>%s</strong>", tag));
+    HAS(r, itest_fmt("Tag is <strong>%s</strong>", tag));
     HAS(r, "Status is one of <strong>lead, customer</strong>");
-    HAS(r, P("<a href=\"/customers/%" PRId64 "\">", c1));
-    HAS(r, P("<a href=\"/customers/%" PRId64 "\">", c2));
+    HAS(r, itest_fmt("<a href=\"/customers/%" PRId64 "\">", c1));
+    HAS(r, itest_fmt("<a href=\"/customers/%" PRId64 "\">", c2));
     /* the edit form holds the rule in its rows, and one more */
     HAS(r, "<option value=\"tag\" selected>");
-    HAS(r, P("name=\"rule.conditions[0].value\" aria-describedby=\"e-rule-conditions-0--value\" "
-             "value=\"%s\"",
-             tag));
+    HAS(r, itest_fmt(
+               "name=\"rule.conditions[0].value\" aria-describedby=\"e-rule-conditions-0--value\" "
+               "value=\"%s\"",
+               tag));
     HAS(r, "value=\"lead, customer\"");
     ck_assert_int_eq(count_of(r->body, "data-rule-row"), 4);
     itest_free(r);
@@ -529,8 +520,8 @@ START_TEST(test_segment_form_flow)
     /* members page by page */
     int64_t ids[8];
     int pages;
-    size_t n =
-        page_ids(P("%s?limit=1", path), "id=\"members-table\"", "/customers/", ids, 8, &pages);
+    size_t n = page_ids(itest_fmt("%s?limit=1", path), "id=\"members-table\"", "/customers/", ids,
+                        8, &pages);
     ck_assert_int_eq(n, 2);
     ck_assert_int_eq(pages, 2);
     ck_assert_int_eq(ids[0], c1 < c2 ? c1 : c2);
@@ -542,8 +533,8 @@ START_TEST(test_segment_form_flow)
              "&name=Leads+%s&description=Only+leads&rule.match=any" ROW(0, "status", "eq", "lead")
                  ROW(1, "", "eq", ""),
              id, word);
-    ck_assert_str_eq(SEE_OTHER(form_post(P(SEGMENTS "/%" PRId64, id), body), path), path);
-    r = api_get(P(SEGMENTS "/%" PRId64, id));
+    ck_assert_str_eq(SEE_OTHER(form_post(itest_fmt(SEGMENTS "/%" PRId64, id), body), path), path);
+    r = api_get(itest_fmt(SEGMENTS "/%" PRId64, id));
     rule = itest_jget(r->json, "rule");
     ck_assert_str_eq(json_object_to_json_string_ext(rule, JSON_C_TO_STRING_PLAIN),
                      "{\"any\":[{\"field\":\"status\",\"op\":\"eq\",\"value\":\"lead\"}]}");
@@ -551,20 +542,20 @@ START_TEST(test_segment_form_flow)
     itest_free(r);
 
     /* stale: 412 page, nothing changed */
-    r = form_post(P(SEGMENTS "/%" PRId64, id),
+    r = form_post(itest_fmt(SEGMENTS "/%" PRId64, id),
                   "_method=PATCH&_if_match=1&name=Lost&rule.match=all" ROW(0, "tag", "eq", "x"));
     PROBLEM_PAGE(r, 412);
     itest_free(r);
-    r = api_get(P(SEGMENTS "/%" PRId64, id));
-    ck_assert_str_eq(str_or(itest_jstr(r->json, "name")), P("Leads %s", word));
+    r = api_get(itest_fmt(SEGMENTS "/%" PRId64, id));
+    ck_assert_str_eq(str_or(itest_jstr(r->json, "name")), itest_fmt("Leads %s", word));
     ck_assert_int_eq(itest_jint(r->json, "version"), 2);
     itest_free(r);
 
     /* delete from the page */
-    SEE_OTHER(
-        form_post(P(SEGMENTS "/%" PRId64, id), "_method=DELETE&_if_match=2&_next=%2Fsegments"),
-        "/segments");
-    r = itest_get(P(SEGMENTS "/%" PRId64, id), NULL);
+    SEE_OTHER(form_post(itest_fmt(SEGMENTS "/%" PRId64, id),
+                        "_method=DELETE&_if_match=2&_next=%2Fsegments"),
+              "/segments");
+    r = itest_get(itest_fmt(SEGMENTS "/%" PRId64, id), NULL);
     ITEST_ASSERT_PROBLEM(r, 404);
     itest_free(r);
 }
@@ -621,7 +612,7 @@ START_TEST(test_segment_with_groups_edits_as_json)
                           "\"op\":\"gte\",\"value\":1},{\"any\":[{\"field\":\"tag\",\"op\":\"eq\","
                           "\"value\":\"vip\"},{\"field\":\"revenue\",\"op\":\"gt\",\"value\":"
                           "500000}]}]}}");
-    itest_resp *r = PAGE(P("/segments/%" PRId64, id));
+    itest_resp *r = PAGE(itest_fmt("/segments/%" PRId64, id));
     HAS(r, "Any of these hold:");
     HAS(r, "Revenue is more than <strong>5,000.00");
     HAS_NOT(r, "data-rule-row");
@@ -631,10 +622,10 @@ START_TEST(test_segment_with_groups_edits_as_json)
     const char *body =
         "_method=PATCH&_if_match=1&name=regrouped&rule=%7B%22any%22%3A%5B%7B%22field%22%3A%22tag"
         "%22%2C%22op%22%3A%22eq%22%2C%22value%22%3A%22vip%22%7D%5D%7D";
-    r = form_post(P(SEGMENTS "/%" PRId64, id), body);
+    r = form_post(itest_fmt(SEGMENTS "/%" PRId64, id), body);
     ck_assert_msg(r->status == 200 || r->status == 303, "%s", itest_describe(r));
     itest_free(r);
-    r = api_get(P(SEGMENTS "/%" PRId64, id));
+    r = api_get(itest_fmt(SEGMENTS "/%" PRId64, id));
     ck_assert_str_eq(str_or(itest_jstr(r->json, "name")), "regrouped");
     itest_free(r);
 }
@@ -645,9 +636,10 @@ START_TEST(test_segment_list_pages)
     int64_t want[4096], got[4096];
     int pages;
     for (int i = 0; i < 3; i++)
-        CREATED(SEGMENTS, P("{\"name\":\"list %d\",\"rule\":{\"all\":[{\"field\":\"tag\",\"op\":"
-                            "\"eq\",\"value\":\"t%d\"}]}}",
-                            i, i));
+        CREATED(SEGMENTS,
+                itest_fmt("{\"name\":\"list %d\",\"rule\":{\"all\":[{\"field\":\"tag\",\"op\":"
+                          "\"eq\",\"value\":\"t%d\"}]}}",
+                          i, i));
     size_t nw = api_ids(SEGMENTS "?limit=200&sort=name", want, 4096);
     size_t ng = page_ids("/segments?limit=7&sort=name", "id=\"segments-table\"", "/segments/", got,
                          4096, &pages);
@@ -671,8 +663,8 @@ START_TEST(test_viewer_reads_only)
     const char *h[] = { HTML, NULL };
 
     itest_as("viewer", 4242);
-    const char *const paths[] = { "/campaigns", P("/campaigns/%" PRId64, c), "/segments",
-                                  P("/segments/%" PRId64, seg), "/dashboard" };
+    const char *const paths[] = { "/campaigns", itest_fmt("/campaigns/%" PRId64, c), "/segments",
+                                  itest_fmt("/segments/%" PRId64, seg), "/dashboard" };
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         itest_resp *r = PAGE(paths[i]);
         /* the logout button is the one form that posts */
@@ -693,16 +685,16 @@ START_TEST(test_viewer_reads_only)
     r = form_post(CAMPAIGNS, "name=x&channel=email&currency=EUR");
     PROBLEM_PAGE(r, 403);
     itest_free(r);
-    r = form_post(P(CAMPAIGNS "/%" PRId64 "/schedule", c), "_if_match=1");
+    r = form_post(itest_fmt(CAMPAIGNS "/%" PRId64 "/schedule", c), "_if_match=1");
     PROBLEM_PAGE(r, 403);
     itest_free(r);
-    r = form_post(P(SEGMENTS "/%" PRId64, seg), "_method=DELETE&_if_match=1");
+    r = form_post(itest_fmt(SEGMENTS "/%" PRId64, seg), "_method=DELETE&_if_match=1");
     PROBLEM_PAGE(r, 403);
     itest_free(r);
 
     /* marketing writes: the forms are there */
     itest_as("marketing", 4343);
-    r = PAGE(P("/campaigns/%" PRId64, c));
+    r = PAGE(itest_fmt("/campaigns/%" PRId64, c));
     HAS(r, "name=\"_method\" value=\"PATCH\"");
     itest_free(r);
     r = PAGE("/segments/new");
@@ -711,9 +703,11 @@ START_TEST(test_viewer_reads_only)
 
     /* sales: no marketing page at all, as no marketing API */
     itest_as("sales", 4444);
-    const char *const all[] = { "/campaigns", "/campaigns/new", P("/campaigns/%" PRId64, c),
-                                "/segments",  "/segments/new",  P("/segments/%" PRId64, seg),
-                                "/dashboard" };
+    const char *const all[] = {
+        "/campaigns", "/campaigns/new", itest_fmt("/campaigns/%" PRId64, c),
+        "/segments",  "/segments/new",  itest_fmt("/segments/%" PRId64, seg),
+        "/dashboard"
+    };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         r = itest_get(all[i], h);
         PROBLEM_PAGE(r, 403);
@@ -747,15 +741,17 @@ START_TEST(test_dashboard)
     itest_free(r);
 
     /* a campaign, a new customer and a confirmed order of 33.00 for it */
-    int64_t camp = CREATED(CAMPAIGNS, P("{\"name\":\"dash\",\"channel\":\"ads\",\"currency\":"
-                                        "\"%s\",\"budget_cents\":1000}",
-                                        currency));
+    int64_t camp =
+        CREATED(CAMPAIGNS, itest_fmt("{\"name\":\"dash\",\"channel\":\"ads\",\"currency\":"
+                                     "\"%s\",\"budget_cents\":1000}",
+                                     currency));
     int64_t cust = itest_new_customer(NULL);
     int64_t prod = itest_new_product(3300, currency, NULL);
     int64_t order =
-        itest_new_order(cust, P("[{\"product_id\":%" PRId64 ",\"quantity\":1}]", prod),
-                        P("\"currency\":\"%s\",\"campaign_id\":%" PRId64, currency, camp));
-    r = itest_request("POST", P("/api/v1/orders/%" PRId64 "/confirm", order), NULL, NULL, 0, NULL);
+        itest_new_order(cust, itest_fmt("[{\"product_id\":%" PRId64 ",\"quantity\":1}]", prod),
+                        itest_fmt("\"currency\":\"%s\",\"campaign_id\":%" PRId64, currency, camp));
+    r = itest_request("POST", itest_fmt("/api/v1/orders/%" PRId64 "/confirm", order), NULL, NULL, 0,
+                      NULL);
     ITEST_ASSERT_STATUS(r, 200);
     itest_free(r);
 
@@ -763,7 +759,7 @@ START_TEST(test_dashboard)
        from the refresher */
     double end = itest_now() + 15;
     int revenue_ok = 0, grid_ok = 0, roi_ok = 0;
-    const char *row = P("<tr data-campaign=\"%" PRId64 "\">", camp);
+    const char *row = itest_fmt("<tr data-campaign=\"%" PRId64 "\">", camp);
     while (!(revenue_ok && grid_ok && roi_ok) && itest_now() < end) {
         r = PAGE("/dashboard");
         /* at least: nothing else confirms orders now, but an earlier suite's
@@ -786,7 +782,7 @@ START_TEST(test_dashboard)
     HAS(r, "class=\"bar\"");
     HAS(r, "+230.0 %");
     itest_free(r);
-    r = PAGE(P("/campaigns/%" PRId64, camp));
+    r = PAGE(itest_fmt("/campaigns/%" PRId64, camp));
     HAS(r, "data-roi=\"2.3000\"");
     HAS(r, "data-cents=\"3300\"");
     itest_free(r);
